@@ -1,0 +1,105 @@
+// Package locales holds the texts the bot shows, one go-i18n message file per
+// language (active.<lang>.toml for the dialogs, rights.<lang>.toml for the rights
+// information), and rights.toml, the structure of the rights information written
+// once for all languages. Adding a language is adding its files.
+package locales
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+//go:embed *.toml
+var files embed.FS
+
+// Catalog is everything the dialogs need to speak: the message bundle and the
+// structure of the rights information.
+type Catalog struct {
+	Bundle    *i18n.Bundle
+	Languages []string // language tags that have message files, English first
+	Rights    Rights
+}
+
+// Rights is the structure of the "Know your rights" information.
+type Rights struct {
+	Categories []Category `toml:"category"`
+}
+
+// Category is a group of rights topics. Its title is the message rights_cat_<ID>.
+type Category struct {
+	ID     string  `toml:"id"`
+	Topics []Topic `toml:"topic"`
+}
+
+// Topic is one short article. Its texts are the messages rights_<ID>_title and
+// rights_<ID>_body.
+type Topic struct {
+	ID       string `toml:"id"`
+	Source   string `toml:"source"`   // the law or official page the article rests on
+	Reviewed string `toml:"reviewed"` // date of the last review, 2006-01-02
+}
+
+// Load reads the embedded message files and the rights structure.
+func Load() (*Catalog, error) { return LoadFS(files) }
+
+// LoadFS reads message files and the rights structure from fsys.
+func LoadFS(fsys fs.FS) (*Catalog, error) {
+	b := i18n.NewBundle(language.English)
+	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	names, err := fs.Glob(fsys, "*.*.toml")
+	if err != nil {
+		return nil, fmt.Errorf("locales: list files: %w", err)
+	}
+	var langs []string
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("locales: read %s: %w", name, err)
+		}
+		if _, err := b.ParseMessageFileBytes(data, name); err != nil {
+			return nil, fmt.Errorf("locales: parse %s: %w", name, err)
+		}
+		lang := LangOf(name)
+		if !slices.Contains(langs, lang) {
+			langs = append(langs, lang)
+		}
+	}
+	slices.SortFunc(langs, func(a, b string) int {
+		switch {
+		case a == "en":
+			return -1
+		case b == "en":
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	var r Rights
+	data, err := fs.ReadFile(fsys, "rights.toml")
+	if err != nil {
+		return nil, fmt.Errorf("locales: read rights.toml: %w", err)
+	}
+	if err := toml.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("locales: parse rights.toml: %w", err)
+	}
+	return &Catalog{Bundle: b, Languages: langs, Rights: r}, nil
+}
+
+// LangOf returns the language tag of a message file name: "az" for active.az.toml.
+func LangOf(name string) string {
+	parts := strings.Split(path.Base(name), ".")
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[len(parts)-2]
+}
+
+// Files returns the embedded files, for checks.
+func Files() fs.FS { return files }
