@@ -116,6 +116,12 @@ type Session struct {
 	// Return is the state to go back to after a detour: the review screen after
 	// editing one answer, or the question interrupted by /cancel.
 	Return string `json:"return,omitempty"`
+	// Resume is the appeal question to come back to when the person left the
+	// appeal for the menu, the rights information or the language choice.
+	Resume string `json:"resume,omitempty"`
+	// Replace is set while editing the description: the next text replaces the
+	// old description instead of being added to it.
+	Replace bool `json:"replace,omitempty"`
 	// Batch is the media group id of the album being received, so that an
 	// album counts as one batch of attachments.
 	Batch string `json:"batch,omitempty"`

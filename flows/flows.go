@@ -1,31 +1,224 @@
-// Package flows holds the dialogs of the bot as state machines (looplab/fsm):
-// language choice, main menu, rights information, appeal intake, my appeals.
-// A step takes a session and one input and returns the new session, the
-// messages to show and the effects to commit. It knows nothing of Telegram or
-// SQL and does no I/O beyond the Records it is handed.
+// Package flows holds the dialogs of the bot as one state machine (looplab/fsm):
+// language choice, main menu, rights information, appeal intake and my appeals.
+// A step takes a session and one input and returns the new session, the messages
+// to show and the effects to commit. It knows nothing of Telegram or SQL and does
+// no I/O beyond the Records it is handed.
 package flows
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/looplab/fsm"
+
 	"migrantbot"
 	"migrantbot/locales"
 )
 
+// States of the dialog. The appeal states are listed in the order of the questions.
+const (
+	StateNew           = "new"
+	StateLanguage      = "language"
+	StateMenu          = "menu"
+	StateRights        = "rights"
+	StateConsent       = "consent"
+	StateSurname       = "surname"
+	StateFirstName     = "first_name"
+	StatePatronymic    = "patronymic"
+	StateCitizenship   = "citizenship"
+	StateCountry       = "country"
+	StateCity          = "city"
+	StateAddress       = "address"
+	StateCategory      = "category"
+	StateAuthority     = "authority"
+	StateWhen          = "when"
+	StateDescription   = "description"
+	StateAttachments   = "attachments"
+	StatePhone         = "phone"
+	StateEmail         = "email"
+	StateReview        = "review"
+	StateCancelConfirm = "cancel_confirm"
+)
+
+// appealSteps are the questions of the appeal after consent, in order.
+var appealSteps = []string{
+	StateSurname, StateFirstName, StatePatronymic, StateCitizenship, StateCountry,
+	StateCity, StateAddress, StateCategory, StateAuthority, StateWhen,
+	StateDescription, StateAttachments, StatePhone, StateEmail,
+}
+
+// Events of the state machine.
+const (
+	evChooseLanguage = "choose_language"
+	evLanguage       = "language"
+	evMenu           = "menu"
+	evRights         = "rights"
+	evStartAppeal    = "start_appeal"
+	evAgree          = "agree"
+	evDecline        = "decline"
+	evNext           = "next"
+	evBack           = "back"
+	evEdited         = "edited"
+	evSubmit         = "submit"
+	evCancel         = "cancel"
+	evDiscard        = "discard"
+	evResume         = "resume_" // + the state resumed
+	evEdit           = "edit_"   // + the state edited
+)
+
+// Limits of answers.
+const (
+	maxName        = 100
+	maxPlace       = 100
+	maxAddress     = 300
+	maxAuthority   = 500
+	minDescription = 20
+	maxDescription = 4000
+	maxFiles       = 10
+	maxFileSize    = 20 << 20 // the Bot API's getFile limit
+)
+
+// ConsentVersion names the privacy notice shown before an appeal.
+const ConsentVersion = "2026-11-26"
+
 // Engine runs the dialogs.
 type Engine struct {
-	cat *locales.Catalog
+	cat    *locales.Catalog
+	events fsm.Events
+	topics map[string]topicRef // topic id → its category and sources
+}
+
+type topicRef struct {
+	category string
+	topic    locales.Topic
 }
 
 // New returns an Engine speaking the languages of cat.
 func New(cat *locales.Catalog) (*Engine, error) {
-	return &Engine{cat: cat}, nil
+	e := &Engine{cat: cat, events: events(), topics: map[string]topicRef{}}
+	if len(cat.Rights.Categories) == 0 {
+		return nil, errors.New("flows: the rights information has no categories")
+	}
+	for _, c := range cat.Rights.Categories {
+		for _, t := range c.Topics {
+			e.topics[t.ID] = topicRef{category: c.ID, topic: t}
+		}
+	}
+	return e, nil
 }
 
-// Step applies one input to a session.
+// events builds the transitions of the dialog.
+func events() fsm.Events {
+	all := append([]string{StateNew, StateLanguage, StateMenu, StateRights, StateConsent, StateReview, StateCancelConfirm}, appealSteps...)
+	intake := append([]string{StateConsent, StateReview}, appealSteps...)
+	ev := fsm.Events{
+		{Name: evLanguage, Src: all, Dst: StateLanguage},
+		{Name: evChooseLanguage, Src: []string{StateLanguage}, Dst: StateMenu},
+		{Name: evMenu, Src: all, Dst: StateMenu},
+		{Name: evRights, Src: all, Dst: StateRights},
+		{Name: evStartAppeal, Src: []string{StateMenu, StateRights}, Dst: StateConsent},
+		{Name: evAgree, Src: []string{StateConsent}, Dst: appealSteps[0]},
+		{Name: evDecline, Src: []string{StateConsent}, Dst: StateMenu},
+		{Name: evBack, Src: []string{StateSurname}, Dst: StateConsent},
+		{Name: evBack, Src: []string{StateConsent}, Dst: StateMenu},
+		{Name: evNext, Src: []string{appealSteps[len(appealSteps)-1]}, Dst: StateReview},
+		{Name: evBack, Src: []string{StateReview}, Dst: appealSteps[len(appealSteps)-1]},
+		{Name: evEdited, Src: appealSteps, Dst: StateReview},
+		{Name: evSubmit, Src: []string{StateReview}, Dst: StateMenu},
+		{Name: evCancel, Src: append([]string{StateMenu, StateRights, StateLanguage}, intake...), Dst: StateCancelConfirm},
+		{Name: evDiscard, Src: []string{StateCancelConfirm}, Dst: StateMenu},
+	}
+	for i, st := range appealSteps {
+		if i+1 < len(appealSteps) {
+			ev = append(ev,
+				fsm.EventDesc{Name: evNext, Src: []string{st}, Dst: appealSteps[i+1]},
+				fsm.EventDesc{Name: evBack, Src: []string{appealSteps[i+1]}, Dst: st})
+		}
+		ev = append(ev, fsm.EventDesc{Name: evEdit + st, Src: []string{StateReview}, Dst: st})
+	}
+	// A kept draft is resumed at its question from the menu, or after the
+	// person chose not to cancel.
+	for _, st := range intake {
+		ev = append(ev, fsm.EventDesc{Name: evResume + st, Src: []string{StateMenu, StateRights, StateCancelConfirm, StateLanguage}, Dst: st})
+	}
+	return ev
+}
+
+// Diagram returns the dialog's state machine as a Mermaid state diagram.
+func (e *Engine) Diagram() (string, error) {
+	return fsm.VisualizeWithType(fsm.NewFSM(StateNew, e.events, nil), fsm.MERMAID)
+}
+
+// fire moves the session along the state machine, refusing transitions the
+// dialog does not have.
+func (e *Engine) fire(s *migrantbot.Session, event string) error {
+	f := fsm.NewFSM(s.State, e.events, nil)
+	err := f.Event(context.Background(), event)
+	var noTransition fsm.NoTransitionError
+	if err != nil && !errors.As(err, &noTransition) {
+		return fmt.Errorf("flows: %s from %q: %w", event, s.State, err)
+	}
+	s.State = f.Current()
+	return nil
+}
+
+// isIntake reports whether state is a step of filing an appeal.
+func isIntake(state string) bool {
+	return state == StateConsent || state == StateReview || state == StateCancelConfirm || slices.Contains(appealSteps, state)
+}
+
+// Step applies one input to a session and returns what to show and commit.
 func (e *Engine) Step(s migrantbot.Session, in migrantbot.Input, rec migrantbot.Records) (migrantbot.Turn, error) {
-	panic("not yet")
+	if s.State == "" {
+		s.State = StateNew
+	}
+	t := &turn{e: e, s: s, in: in, rec: rec}
+	if t.s.Lang == "" {
+		t.lang = e.guessLanguage(in.LanguageCode)
+	} else {
+		t.lang = t.s.Lang
+	}
+	if err := t.dispatch(); err != nil {
+		return migrantbot.Turn{}, err
+	}
+	return migrantbot.Turn{Session: t.s, Messages: t.out, Notice: t.notice, Submit: t.submit}, nil
+}
+
+// guessLanguage maps Telegram's language_code to a language the bot speaks.
+func (e *Engine) guessLanguage(code string) string {
+	code = strings.ToLower(code)
+	if i := strings.IndexAny(code, "-_"); i > 0 {
+		code = code[:i]
+	}
+	if slices.Contains(e.cat.Languages, code) {
+		return code
+	}
+	// People from the post-Soviet countries most often read Russian too.
+	switch code {
+	case "uk", "be", "kk", "ky", "uz", "tg", "tk", "hy", "ka", "mo":
+		if slices.Contains(e.cat.Languages, "ru") {
+			return "ru"
+		}
+	case "tr":
+		if slices.Contains(e.cat.Languages, "az") {
+			return "az"
+		}
+	}
+	return "en"
 }
 
 // Commands returns the bot's commands described in lang.
 func (e *Engine) Commands(lang string) []migrantbot.Command {
-	panic("not yet")
+	t := &turn{e: e, lang: lang}
+	var cmds []migrantbot.Command
+	for _, name := range []string{"start", "menu", "help", "language", "cancel", "status", "privacy"} {
+		cmds = append(cmds, migrantbot.Command{Name: name, Description: t.tr("cmd_" + name)})
+	}
+	return cmds
 }
+
+// Languages returns the languages the dialogs speak, English first.
+func (e *Engine) Languages() []string { return e.cat.Languages }

@@ -1,0 +1,179 @@
+package flows
+
+import (
+	"fmt"
+	"strings"
+
+	"migrantbot"
+)
+
+// languageScreen asks for the language, in the language guessed so far.
+func (t *turn) languageScreen() {
+	var rows [][]migrantbot.Button
+	for _, l := range t.e.cat.Languages {
+		label := (&turn{e: t.e, lang: l}).tr("lang_name")
+		if l == t.lang {
+			label = "✅ " + label
+		}
+		rows = append(rows, []migrantbot.Button{{Text: label, Data: "l:" + l}})
+	}
+	t.say(t.tr("lang_prompt"), rows...)
+}
+
+// menuScreen shows the main menu; an unfinished appeal is offered to continue.
+func (t *turn) menuScreen() {
+	appeal := t.button("menu_appeal", "m:appeal")
+	text := t.tr("menu_title")
+	if t.s.Draft != nil {
+		appeal = t.button("menu_continue", "m:appeal")
+		text += "\n\n" + t.tr("menu_draft_kept")
+	}
+	t.sayInPlace(text,
+		[]migrantbot.Button{t.button("menu_rights", "m:rights")},
+		[]migrantbot.Button{appeal},
+		[]migrantbot.Button{t.button("menu_mine", "m:mine")},
+		[]migrantbot.Button{t.button("menu_contacts", "m:contacts")},
+		[]migrantbot.Button{t.button("menu_language", "m:lang")},
+	)
+}
+
+// menuItem handles the main menu's buttons. They are navigation and stay valid
+// on old messages: pressing one keeps any draft.
+func (t *turn) menuItem(item string) error {
+	switch item {
+	case "menu":
+		return t.toMenu()
+	case "rights":
+		t.s.Cursor = ""
+		return t.go_(evRights)
+	case "appeal":
+		return t.startAppeal()
+	case "mine":
+		if err := t.move(evMenu); err != nil {
+			return err
+		}
+		return t.myAppeals(true)
+	case "contacts":
+		if err := t.move(evMenu); err != nil {
+			return err
+		}
+		t.sayInPlace("<b>"+t.tr("contacts_title")+"</b>\n\n"+t.tr("contacts_body"),
+			[]migrantbot.Button{t.button("btn_main_menu", "m:menu")})
+		return nil
+	case "lang":
+		return t.go_(evLanguage)
+	}
+	return t.stale()
+}
+
+// startAppeal begins an appeal, or resumes the kept draft where it stopped.
+func (t *turn) startAppeal() error {
+	if isIntake(t.s.State) {
+		return t.repeat()
+	}
+	if t.s.Draft != nil && t.s.Resume != "" {
+		resume := t.s.Resume
+		t.s.Resume = ""
+		if err := t.move(evResume + resume); err != nil {
+			return err
+		}
+		t.say(t.tr("appeal_resumed"))
+		return t.repeat()
+	}
+	t.s.Draft, t.s.Return, t.s.Resume = nil, "", ""
+	return t.go_(evStartAppeal)
+}
+
+// myAppeals lists the person's appeals with their status.
+func (t *turn) myAppeals(inPlace bool) error {
+	if t.rec == nil {
+		return errNoRecords
+	}
+	list, err := t.rec.AppealsOf(t.s.UserID)
+	if err != nil {
+		return fmt.Errorf("flows: list appeals: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("<b>" + t.tr("mine_title") + "</b>\n")
+	if len(list) == 0 {
+		b.WriteString("\n" + t.tr("mine_none"))
+	}
+	const shown = 20 // keeps the list to one screen and one message
+	for i, a := range list {
+		if i == shown {
+			b.WriteString("\n" + t.tr("mine_more", data{"Count": len(list) - shown}))
+			break
+		}
+		fmt.Fprintf(&b, "\n<b>%s</b> · %s\n%s · %s\n", esc(a.Reference), a.SubmittedAt.Format("02.01.2006"),
+			t.tr("cat_"+a.Category), t.tr("status_"+string(a.Status)))
+	}
+	menu := []migrantbot.Button{t.button("btn_main_menu", "m:menu")}
+	if inPlace {
+		t.sayInPlace(b.String(), menu)
+	} else {
+		t.say(b.String(), menu)
+	}
+	return nil
+}
+
+// rights handles the rights information buttons: "" for the categories,
+// "c:<category>" for a category's topics, "t:<topic>" for an article. The
+// position is in the button, so old buttons keep working.
+func (t *turn) rights(arg string) error {
+	kind, id, _ := strings.Cut(arg, ":")
+	switch {
+	case arg == "":
+	case kind == "c" && t.category(id) != nil:
+	case kind == "t" && t.e.topics[id].category != "":
+	default:
+		arg = "" // content changed since the button was sent
+	}
+	t.s.Cursor = arg
+	if err := t.move(evRights); err != nil {
+		return err
+	}
+	t.rightsScreen()
+	return nil
+}
+
+func (t *turn) category(id string) []string {
+	for _, c := range t.e.cat.Rights.Categories {
+		if c.ID == id {
+			ids := make([]string, len(c.Topics))
+			for i, tp := range c.Topics {
+				ids[i] = tp.ID
+			}
+			return ids
+		}
+	}
+	return nil
+}
+
+// rightsScreen shows the rights information at the session's cursor.
+func (t *turn) rightsScreen() {
+	menu := t.button("btn_main_menu", "m:menu")
+	kind, id, _ := strings.Cut(t.s.Cursor, ":")
+	switch kind {
+	case "c":
+		var rows [][]migrantbot.Button
+		for _, tp := range t.category(id) {
+			rows = append(rows, []migrantbot.Button{{Text: t.tr("rights_" + tp + "_title"), Data: "r:t:" + tp}})
+		}
+		rows = append(rows, []migrantbot.Button{t.button("btn_back", "r:"), menu})
+		t.sayInPlace("<b>"+t.tr("rights_cat_"+id)+"</b>\n\n"+t.tr("rights_choose_topic"), rows...)
+	case "t":
+		ref := t.e.topics[id]
+		text := "<b>" + t.tr("rights_"+id+"_title") + "</b>\n\n" + t.tr("rights_"+id+"_body") + "\n\n<i>" +
+			t.tr("rights_footer", data{"Source": esc(ref.topic.Source), "Reviewed": esc(ref.topic.Reviewed)}) + "</i>"
+		t.sayInPlace(text,
+			[]migrantbot.Button{t.button("menu_appeal", "m:appeal")},
+			[]migrantbot.Button{t.button("btn_back", "r:c:"+ref.category), menu})
+	default:
+		var rows [][]migrantbot.Button
+		for _, c := range t.e.cat.Rights.Categories {
+			rows = append(rows, []migrantbot.Button{{Text: t.tr("rights_cat_" + c.ID), Data: "r:c:" + c.ID}})
+		}
+		rows = append(rows, []migrantbot.Button{menu})
+		t.sayInPlace("<b>"+t.tr("rights_title")+"</b>\n\n"+t.tr("rights_choose_category"), rows...)
+	}
+}
