@@ -222,3 +222,16 @@ func (e *Engine) Commands(lang string) []migrantbot.Command {
 
 // Languages returns the languages the dialogs speak, English first.
 func (e *Engine) Languages() []string { return e.cat.Languages }
+
+// Handler returns the function that applies one input of a chat exactly once:
+// conv locks and commits, the engine decides.
+func (e *Engine) Handler(conv migrantbot.Conversations) migrantbot.HandleFunc {
+	return func(ctx context.Context, u migrantbot.Update, in migrantbot.Input) (migrantbot.Handled, error) {
+		return conv.Apply(ctx, u, func(s migrantbot.Session, rec migrantbot.Records) (migrantbot.Turn, error) {
+			if s.ChatID == 0 {
+				s.ChatID, s.UserID = u.ChatID, u.UserID
+			}
+			return e.Step(s, in, rec)
+		})
+	}
+}
