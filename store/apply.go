@@ -1,0 +1,290 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"migrantbot"
+)
+
+// firstDeliveryGrace is how long a new outbox message is left to the caller,
+// who delivers it right after the commit, before the outbox worker may claim
+// it; the worker only picks it up if that first delivery never reports back.
+const firstDeliveryGrace = 30 * time.Second
+
+// Apply is the unit of work of one update. In one transaction it locks the
+// session of u.ChatID (creating it when new), records u.ID as processed, runs
+// step on the session, and saves the new session, the person's language, the
+// submitted appeal with its attachments and the turn's messages (into the
+// outbox). The session lock serializes the updates of one chat across all
+// instances; different chats proceed in parallel.
+//
+// An update whose id was applied before runs nothing and returns an error
+// wrapping migrantbot.ErrDuplicate (code EDUPLICATE). When step fails nothing
+// is saved, the update id included, so the update can be retried; the error is
+// returned wrapped. An appeal whose reference is taken returns ECONFLICT.
+func (s *Store) Apply(ctx context.Context, u migrantbot.Update, step migrantbot.StepFunc) (migrantbot.Handled, error) {
+	begin := time.Now()
+	var (
+		handled migrantbot.Handled
+		state   string
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		session, err := lockSession(ctx, tx, u)
+		if err != nil {
+			return err
+		}
+		rec := &records{ctx: ctx, tx: tx}
+		turn, err := step(session, rec)
+		if err != nil {
+			return err
+		}
+		// A failed query aborts the transaction even if the step carried on
+		// without the answer; committing would then fail with a vaguer error.
+		if rec.err != nil {
+			return rec.err
+		}
+		state = turn.Session.State
+		handled, err = saveTurn(ctx, tx, u, session, turn)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, migrantbot.ErrDuplicate) {
+			s.logger.Info("store: update already applied", "chat", u.ChatID, "update", u.ID)
+		}
+		return migrantbot.Handled{}, fmt.Errorf("store: apply update %d of chat %d: %w", u.ID, u.ChatID, err)
+	}
+	s.logger.Debug("store: update applied", "chat", u.ChatID, "update", u.ID, "state", state,
+		"messages", len(handled.Outgoing), "duration", time.Since(begin))
+	return handled, nil
+}
+
+// lockSession creates the session row of the chat if missing, locks it until
+// the transaction ends, and records the update id. The three statements go to
+// the server in one round trip.
+func lockSession(ctx context.Context, tx pgx.Tx, u migrantbot.Update) (migrantbot.Session, error) {
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO sessions (chat_id, user_id) VALUES ($1, $2) ON CONFLICT (chat_id) DO NOTHING`, u.ChatID, u.UserID)
+	b.Queue(`SELECT user_id, data, version FROM sessions WHERE chat_id = $1 FOR UPDATE`, u.ChatID)
+	if u.ID != 0 {
+		b.Queue(`INSERT INTO processed_updates (update_id, chat_id) VALUES ($1, $2) ON CONFLICT (update_id) DO NOTHING`, u.ID, u.ChatID)
+	}
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+
+	if _, err := br.Exec(); err != nil {
+		return migrantbot.Session{}, fmt.Errorf("create session: %w", err)
+	}
+	var (
+		userID  int64
+		data    []byte
+		version int64
+	)
+	if err := br.QueryRow().Scan(&userID, &data, &version); err != nil {
+		return migrantbot.Session{}, fmt.Errorf("lock session: %w", err)
+	}
+	if u.ID != 0 {
+		tag, err := br.Exec()
+		if err != nil {
+			return migrantbot.Session{}, fmt.Errorf("record update: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return migrantbot.Session{}, migrantbot.ErrDuplicate
+		}
+	}
+	if err := br.Close(); err != nil {
+		return migrantbot.Session{}, fmt.Errorf("lock session: %w", err)
+	}
+	session, err := decodeSession(u.ChatID, userID, data, version)
+	if err != nil {
+		return migrantbot.Session{}, err
+	}
+	if session.UserID == 0 {
+		session.UserID = u.UserID
+	}
+	return session, nil
+}
+
+// decodeSession builds a session from its row. The columns are authoritative
+// for the chat and the version, whatever the JSON says.
+func decodeSession(chatID, userID int64, data []byte, version int64) (migrantbot.Session, error) {
+	var session migrantbot.Session
+	if err := json.Unmarshal(data, &session); err != nil {
+		return migrantbot.Session{}, fmt.Errorf("decode session: %w", err)
+	}
+	session.ChatID = chatID
+	session.Version = version
+	if session.UserID == 0 {
+		session.UserID = userID
+	}
+	return session, nil
+}
+
+// saveTurn writes what the step decided: the session, the person's language,
+// the submitted appeal and the outbox messages, in one round trip.
+func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbot.Session, turn migrantbot.Turn) (migrantbot.Handled, error) {
+	next := turn.Session
+	// The step cannot move the session to another chat or rewrite history.
+	next.ChatID = u.ChatID
+	next.Version = old.Version + 1
+	if next.UserID == 0 {
+		next.UserID = old.UserID
+	}
+	data, err := json.Marshal(next)
+	if err != nil {
+		return migrantbot.Handled{}, fmt.Errorf("encode session: %w", err)
+	}
+	payloads := make([][]byte, len(turn.Messages))
+	for i, m := range turn.Messages {
+		if payloads[i], err = json.Marshal(m); err != nil {
+			return migrantbot.Handled{}, fmt.Errorf("encode message: %w", err)
+		}
+	}
+
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE sessions SET user_id = $2, state = $3, lang = $4, data = $5, version = $6, updated_at = now()
+		WHERE chat_id = $1`, next.ChatID, next.UserID, next.State, next.Lang, data, next.Version)
+	saveUser := next.Lang != "" && next.UserID != 0
+	if saveUser {
+		// The WHERE skips a write (and a dead row) when nothing changed, which
+		// is the case for almost every update.
+		b.Queue(`INSERT INTO users (user_id, chat_id, language) VALUES ($1, $2, $3)
+			ON CONFLICT (user_id) DO UPDATE SET chat_id = EXCLUDED.chat_id, language = EXCLUDED.language, updated_at = now()
+			WHERE users.chat_id <> EXCLUDED.chat_id OR users.language <> EXCLUDED.language`,
+			next.UserID, next.ChatID, next.Lang)
+	}
+	var appeal *migrantbot.Appeal
+	if turn.Submit != nil {
+		a := *turn.Submit
+		if a.Reference == "" {
+			return migrantbot.Handled{}, migrantbot.Errorf(migrantbot.EINVALID, "submitted appeal has no reference")
+		}
+		if a.UserID == 0 {
+			a.UserID = next.UserID
+		}
+		if a.ChatID == 0 {
+			a.ChatID = u.ChatID
+		}
+		if a.Language == "" {
+			a.Language = next.Lang
+		}
+		appeal = &a
+		queueAppeal(b, appeal)
+	}
+	for _, p := range payloads {
+		b.Queue(`INSERT INTO outbox (chat_id, payload, next_attempt_at) VALUES ($1, $2, now() + $3::bigint * interval '1 microsecond')
+			RETURNING id`, u.ChatID, p, firstDeliveryGrace.Microseconds())
+	}
+
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return migrantbot.Handled{}, fmt.Errorf("save session: %w", err)
+	}
+	if saveUser {
+		if _, err := br.Exec(); err != nil {
+			return migrantbot.Handled{}, fmt.Errorf("save user: %w", err)
+		}
+	}
+	if appeal != nil {
+		if _, err := br.Exec(); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "appeals_reference_key" {
+				return migrantbot.Handled{}, migrantbot.Errorf(migrantbot.ECONFLICT, "appeal reference %s is taken", appeal.Reference)
+			}
+			return migrantbot.Handled{}, fmt.Errorf("submit appeal %s: %w", appeal.Reference, err)
+		}
+		for range appeal.Attachments {
+			if _, err := br.Exec(); err != nil {
+				return migrantbot.Handled{}, fmt.Errorf("submit appeal %s: attachment: %w", appeal.Reference, err)
+			}
+		}
+	}
+	handled := migrantbot.Handled{Notice: turn.Notice}
+	if len(turn.Messages) > 0 {
+		handled.Outgoing = make([]migrantbot.Outgoing, len(turn.Messages))
+	}
+	for i, m := range turn.Messages {
+		var id int64
+		if err := br.QueryRow().Scan(&id); err != nil {
+			return migrantbot.Handled{}, fmt.Errorf("queue message: %w", err)
+		}
+		handled.Outgoing[i] = migrantbot.Outgoing{ID: id, ChatID: u.ChatID, Message: m}
+	}
+	if err := br.Close(); err != nil {
+		return migrantbot.Handled{}, fmt.Errorf("save turn: %w", err)
+	}
+	return handled, nil
+}
+
+// queueAppeal adds the statements that insert a submitted appeal and its
+// attachments. The appeal starts as new, submitted now.
+func queueAppeal(b *pgx.Batch, a *migrantbot.Appeal) {
+	var consentAt *time.Time
+	if !a.ConsentAt.IsZero() {
+		consentAt = &a.ConsentAt
+	}
+	b.Queue(`INSERT INTO appeals (reference, user_id, chat_id, language, consent_at, consent_version,
+			surname, first_name, patronymic, citizenship, country, city, address,
+			category, authority, occurred, over_one_year, description, phone, phone_shared, email)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		a.Reference, a.UserID, a.ChatID, a.Language, consentAt, a.ConsentVersion,
+		a.Surname, a.FirstName, a.Patronymic, a.Citizenship, a.Country, a.City, a.Address,
+		a.Category, a.Authority, a.When, a.OverOneYear, a.Description, a.Phone, a.PhoneShared, a.Email)
+	for i, f := range a.Attachments {
+		// A file sent twice is kept once, at its first position.
+		b.Queue(`INSERT INTO attachments (appeal_id, position, file_id, file_unique_id, kind, size,
+				file_name, mime_type, caption, media_group_id)
+			VALUES ((SELECT id FROM appeals WHERE reference = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (appeal_id, file_unique_id) DO NOTHING`,
+			a.Reference, i, f.FileID, f.FileUniqueID, f.Kind, f.Size, f.FileName, f.MimeType, f.Caption, f.MediaGroupID)
+	}
+}
+
+// records gives a dialog step what it may read or reserve inside the
+// update's transaction.
+type records struct {
+	ctx context.Context
+	tx  pgx.Tx
+	// err is the first failed query: it aborted the transaction.
+	err error
+}
+
+var _ migrantbot.Records = (*records)(nil)
+
+func (r *records) fail(err error) error {
+	if r.err == nil {
+		r.err = err
+	}
+	return err
+}
+
+// NextReference reserves the next appeal reference, AP-<year>-<number>. The
+// year is the database's. A reference reserved by a transaction that rolls
+// back is not reused, which leaves a gap.
+func (r *records) NextReference() (string, error) {
+	var (
+		year int
+		n    int64
+	)
+	err := r.tx.QueryRow(r.ctx, `SELECT extract(year FROM now())::int, nextval('appeal_ref_seq')`).Scan(&year, &n)
+	if err != nil {
+		return "", r.fail(fmt.Errorf("store: reserve appeal reference: %w", err))
+	}
+	return fmt.Sprintf("AP-%d-%06d", year, n), nil
+}
+
+// AppealsOf lists the appeals of a person, newest first.
+func (r *records) AppealsOf(userID int64) ([]migrantbot.AppealSummary, error) {
+	list, err := appealsOf(r.ctx, r.tx, userID)
+	if err != nil {
+		return nil, r.fail(err)
+	}
+	return list, nil
+}

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"migrantbot"
+)
+
+// claimLease is how long a message claimed by Due stays with its claimer. If
+// the claimer reports neither MarkSent nor Retry in that time (it crashed),
+// the message becomes due again.
+const claimLease = time.Minute
+
+// maxReasonBytes bounds the delivery error kept with a message.
+const maxReasonBytes = 1000
+
+// Due claims up to limit messages whose time to be tried has come, oldest
+// first. A claimed message is not due again for a minute, for this or any
+// other instance, so the caller must report MarkSent or Retry within that
+// time. Each claim counts as an attempt.
+func (s *Store) Due(ctx context.Context, limit int) ([]migrantbot.Outgoing, error) {
+	if limit <= 0 {
+		return nil, migrantbot.Errorf(migrantbot.EINVALID, "outbox limit %d is not positive", limit)
+	}
+	// SKIP LOCKED lets instances claim disjoint sets without waiting on each
+	// other; the CTE restores the id order that UPDATE ... RETURNING lacks.
+	rows, err := s.pool.Query(ctx, `WITH claimed AS (
+			UPDATE outbox SET attempts = attempts + 1, next_attempt_at = now() + $2::bigint * interval '1 microsecond'
+			WHERE id IN (
+				SELECT id FROM outbox
+				WHERE sent_at IS NULL AND next_attempt_at <= now()
+				ORDER BY id LIMIT $1
+				FOR UPDATE SKIP LOCKED)
+			RETURNING id, chat_id, payload)
+		SELECT id, chat_id, payload FROM claimed ORDER BY id`, limit, claimLease.Microseconds())
+	if err != nil {
+		return nil, fmt.Errorf("store: claim due messages: %w", err)
+	}
+	type row struct {
+		id, chatID int64
+		payload    []byte
+	}
+	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.id, &x.chatID, &x.payload)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim due messages: %w", err)
+	}
+	out := make([]migrantbot.Outgoing, 0, len(claimed))
+	for _, r := range claimed {
+		var m migrantbot.Message
+		if err := json.Unmarshal(r.payload, &m); err != nil {
+			// One unreadable row must not block the others; it comes back
+			// after the lease and is logged again.
+			s.logger.Error("store: unreadable outbox message", "outbox", r.id, "chat", r.chatID, "err", err)
+			continue
+		}
+		out = append(out, migrantbot.Outgoing{ID: r.id, ChatID: r.chatID, Message: m})
+	}
+	return out, nil
+}
+
+// MarkSent records that message id reached Telegram. Marking a message sent
+// twice keeps the first time. Returns ENOTFOUND if there is no such message.
+func (s *Store) MarkSent(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET sent_at = now(), last_error = '' WHERE id = $1 AND sent_at IS NULL`, id)
+	if err != nil {
+		return fmt.Errorf("store: mark message %d sent: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return s.outboxExists(ctx, id, "mark message %d sent")
+	}
+	return nil
+}
+
+// Retry schedules message id to be tried again after wait, keeping reason
+// (a delivery error, without personal data) for the staff. A message already
+// sent stays sent. Returns ENOTFOUND if there is no such message.
+func (s *Store) Retry(ctx context.Context, id int64, wait time.Duration, reason string) error {
+	wait = max(wait, 0)
+	reason = truncate(reason, maxReasonBytes)
+	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET next_attempt_at = now() + $2::bigint * interval '1 microsecond', last_error = $3
+		WHERE id = $1 AND sent_at IS NULL`, id, wait.Microseconds(), reason)
+	if err != nil {
+		return fmt.Errorf("store: retry message %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return s.outboxExists(ctx, id, "retry message %d")
+	}
+	return nil
+}
+
+// outboxExists tells an already sent message (nil) from a missing one
+// (ENOTFOUND), after an update that changed no row.
+func (s *Store) outboxExists(ctx context.Context, id int64, doing string) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return fmt.Errorf("store: "+doing+": %w", id, err)
+	}
+	if !exists {
+		return fmt.Errorf("store: "+doing+": %w", id, migrantbot.Errorf(migrantbot.ENOTFOUND, "no outbox message %d", id))
+	}
+	return nil
+}
+
+// truncate cuts s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
