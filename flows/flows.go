@@ -175,7 +175,7 @@ func (e *Engine) Step(s migrantbot.Session, in migrantbot.Input, rec migrantbot.
 	if s.State == "" {
 		s.State = StateNew
 	}
-	t := &turn{e: e, s: s, in: in, rec: rec}
+	t := &turn{e: e, s: s, in: in, rec: rec, from: s.State}
 	if t.s.Lang == "" {
 		t.lang = e.guessLanguage(in.LanguageCode)
 	} else {

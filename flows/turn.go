@@ -18,6 +18,7 @@ type turn struct {
 	in     migrantbot.Input
 	rec    migrantbot.Records
 	lang   string
+	from   string // the state when the input arrived
 	loc    *i18n.Localizer
 	out    []migrantbot.Message
 	notice string
@@ -52,10 +53,12 @@ func (t *turn) say(text string, rows ...[]migrantbot.Button) {
 	t.out = append(t.out, migrantbot.Message{Text: text, Buttons: rows})
 }
 
-// sayInPlace adds a message that replaces the one whose button was pressed.
+// sayInPlace adds a message that replaces the one whose button was pressed,
+// when that was a menu or rights screen and nothing else is said first: a
+// question or a review is kept in the chat's history.
 func (t *turn) sayInPlace(text string, rows ...[]migrantbot.Button) {
 	m := migrantbot.Message{Text: text, Buttons: rows}
-	if t.in.Kind == migrantbot.InputButton {
+	if t.in.Kind == migrantbot.InputButton && len(t.out) == 0 && (t.from == StateMenu || t.from == StateRights) {
 		m.EditMessageID = t.in.MessageID
 	}
 	t.out = append(t.out, m)

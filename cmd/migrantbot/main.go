@@ -1,0 +1,104 @@
+// Command migrantbot runs the migrant appeals bot: `dev` for everything on a
+// developer's machine, `serve` in production, `migrate` for the schema, and
+// `chat` for a terminal conversation against a database.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "migrantbot: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: migrantbot <command>
+
+commands:
+  dev       run everything locally: a private PostgreSQL under ./.data, and a terminal chat
+  serve     run the Telegram bot (DATABASE_URL and TELEGRAM_BOT_TOKEN required)
+  migrate   apply pending database migrations (DATABASE_URL required)
+  chat      talk to the bot in the terminal against DATABASE_URL
+
+environment: DATABASE_URL, TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, STAFF_ADDR,
+WEBHOOK_URL, WEBHOOK_SECRET, STAFF_CHAT_ID, LOG_LEVEL (see README.md)`
+
+// errUsage is returned for a command line that names no known command.
+var errUsage = errors.New("unknown command; run `migrantbot help`")
+
+// run is the whole program; tests call it with their own arguments,
+// environment and streams.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errors.New("no command given")
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "dev":
+		return runDev(ctx, cfg, stdin, stdout, stderr)
+	case "serve":
+		return runServe(ctx, cfg, stderr)
+	case "migrate":
+		return runMigrate(ctx, cfg, stdout)
+	case "chat":
+		return runChat(ctx, cfg, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("%q: %w", args[0], errUsage)
+}
+
+// config is the environment contract of DESIGN.md.
+type config struct {
+	DatabaseURL string
+	Token       string
+	APIURL      string
+	StaffAddr   string
+	WebhookURL  string
+	LogLevel    slog.Level
+	LangCode    string // the terminal's language, from $LANG
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{
+		DatabaseURL: getenv("DATABASE_URL"),
+		Token:       strings.TrimSpace(getenv("TELEGRAM_BOT_TOKEN")),
+		APIURL:      strings.TrimRight(getenv("TELEGRAM_API_URL"), "/"),
+		StaffAddr:   getenv("STAFF_ADDR"),
+		WebhookURL:  getenv("WEBHOOK_URL"),
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = "https://api.telegram.org"
+	}
+	if cfg.StaffAddr == "" {
+		cfg.StaffAddr = "127.0.0.1:8080"
+	}
+	if lvl := getenv("LOG_LEVEL"); lvl != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
+			return cfg, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", lvl)
+		}
+	}
+	lang := getenv("LC_ALL")
+	if lang == "" {
+		lang = getenv("LANG")
+	}
+	cfg.LangCode, _, _ = strings.Cut(lang, ".")
+	return cfg, nil
+}
