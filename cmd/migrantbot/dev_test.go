@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+
+	"migrantbot/locales"
+	"migrantbot/pglocal"
+)
+
+// terminal is the person at the keyboard of `migrantbot dev`.
+type terminal struct {
+	tb   testing.TB
+	in   *io.PipeWriter
+	out  *syncBuffer
+	mark int // where the current screen starts in out
+	loc  *i18n.Localizer
+	cat  *locales.Catalog
+}
+
+// screen waits for the bot's answer to the last input (it ends with the prompt).
+func (term *terminal) screen() string {
+	term.tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		s := term.out.String()[term.mark:]
+		if strings.HasSuffix(s, "> ") {
+			return s
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	term.tb.Fatalf("no answer from dev; output so far:\n%s", term.out.String())
+	return ""
+}
+
+func (term *terminal) write(line string) {
+	term.tb.Helper()
+	term.screen()
+	term.mark = len(term.out.String())
+	if _, err := io.WriteString(term.in, line+"\n"); err != nil {
+		term.tb.Fatalf("write to dev: %v", err)
+	}
+}
+
+// choose presses the numbered button whose label is the message key's text.
+func (term *terminal) choose(key string) {
+	term.tb.Helper()
+	label, err := term.loc.Localize(&i18n.LocalizeConfig{MessageID: key})
+	if err != nil {
+		term.tb.Fatalf("label %s: %v", key, err)
+	}
+	s := term.screen()
+	m := regexp.MustCompile(`\[(\d+)\] (?:✅ )?` + regexp.QuoteMeta(label)).FindStringSubmatch(s)
+	if m == nil {
+		term.tb.Fatalf("no button %q on the screen:\n%s", label, s)
+	}
+	term.write(m[1])
+}
+
+func (term *terminal) language(lang string) {
+	term.loc = i18n.NewLocalizer(term.cat.Bundle, lang)
+}
+
+// TestDevFilesAppealsInEveryLanguage runs `migrantbot dev` as a newcomer would:
+// it starts its own PostgreSQL under ./.data, and an appeal filed in the
+// terminal in each language is in the database afterwards.
+func TestDevFilesAppealsInEveryLanguage(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cat, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inR, inW := io.Pipe()
+	term := &terminal{tb: t, in: inW, out: &syncBuffer{}, cat: cat}
+	done := make(chan error, 1)
+	env := map[string]string{"LANG": "az_AZ.UTF-8"}
+	go func() {
+		done <- run(context.Background(), []string{"dev"}, func(k string) string { return env[k] }, inR, term.out, term.out)
+	}()
+
+	var refs []string
+	for i, lang := range []string{"az", "en", "ru"} {
+		if i > 0 {
+			term.write("/language")
+		}
+		term.language(lang)
+		term.choose("lang_name")
+		term.choose("menu_appeal")
+		term.choose("btn_agree")
+		term.write("Hüseynov")
+		term.write("Orxan")
+		term.choose("btn_none")
+		term.choose("country_GE")
+		term.choose("country_AZ")
+		term.write("Sumqayıt")
+		term.write("Sülh küçəsi 7, mənzil 12")
+		term.choose("cat_labour")
+		term.choose("btn_skip")
+		term.choose("when_this_month")
+		term.write("İşəgötürən iki aydır maaşımı ödəmir və pasportumu saxlayır.")
+		term.choose("btn_continue")
+		term.write(":photo payslip")
+		term.choose("btn_done")
+		term.write("+994 70 111 22 33")
+		term.choose("btn_skip")
+		term.choose("btn_submit")
+		ref := regexp.MustCompile(`AP-\d{4}-\d{6}`).FindString(term.screen())
+		if ref == "" {
+			t.Fatalf("%s: no reference after submit:\n%s", lang, term.screen())
+		}
+		refs = append(refs, ref)
+	}
+	term.screen()
+	inW.Close() // Ctrl-D ends the chat and stops PostgreSQL
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("dev: %v\n%s", err, term.out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev did not stop after the chat ended")
+	}
+	if !strings.Contains(term.out.String(), "PostgreSQL stopped") {
+		t.Errorf("dev did not say it stopped PostgreSQL:\n%s", term.out)
+	}
+
+	// The data stayed in ./.data: start the same server again and look.
+	srv, err := pglocal.Start(context.Background(), filepath.Join(".data", "postgres"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("restart the dev database: %v", err)
+	}
+	defer srv.Stop(context.Background())
+	conn, err := pgx.Connect(context.Background(), srv.URL("migrantbot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for i, lang := range []string{"az", "en", "ru"} {
+		var gotLang, city, phone string
+		var files int
+		err := conn.QueryRow(context.Background(),
+			`SELECT language, city, phone, (SELECT count(*) FROM attachments WHERE appeal_id = a.id) FROM appeals a WHERE reference = $1`,
+			refs[i]).Scan(&gotLang, &city, &phone, &files)
+		if err != nil {
+			t.Fatalf("appeal %s: %v", refs[i], err)
+		}
+		if gotLang != lang || city != "Sumqayıt" || phone != "+994701112233" || files != 1 {
+			t.Errorf("appeal %s: language %q city %q phone %q files %d", refs[i], gotLang, city, phone, files)
+		}
+	}
+}
