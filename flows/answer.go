@@ -247,3 +247,22 @@ func (t *turn) file() error {
 	t.say(t.tr("file_kept"))
 	return t.repeat()
 }
+
+// closeContactKeyboard hides the share-phone keyboard when the person leaves
+// the phone question another way than answering it (Back, Cancel, /menu).
+func (t *turn) closeContactKeyboard() {
+	for _, m := range t.out {
+		if m.RemoveKeyboard {
+			return
+		}
+	}
+	for i, m := range t.out {
+		if len(m.Buttons) == 0 && m.ContactButton == "" {
+			t.out[i].RemoveKeyboard = true
+			return
+		}
+	}
+	// Every message carries inline buttons, which cannot share a message with
+	// the removal: a short note carries it.
+	t.out = append([]migrantbot.Message{{Text: t.tr("keyboard_closed"), RemoveKeyboard: true}}, t.out...)
+}

@@ -184,6 +184,9 @@ func (e *Engine) Step(s migrantbot.Session, in migrantbot.Input, rec migrantbot.
 	if err := t.dispatch(); err != nil {
 		return migrantbot.Turn{}, err
 	}
+	if t.from == StatePhone && t.s.State != StatePhone {
+		t.closeContactKeyboard()
+	}
 	return migrantbot.Turn{Session: t.s, Messages: t.out, Notice: t.notice, Submit: t.submit}, nil
 }
 

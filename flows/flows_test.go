@@ -637,3 +637,19 @@ func TestStateDiagramIsCurrent(t *testing.T) {
 		t.Errorf("the dialog changed: review the diagram and run go test ./flows -update")
 	}
 }
+
+func TestLeavingThePhoneQuestionHidesItsKeyboard(t *testing.T) {
+	e := newEngine(t)
+	for _, in := range []migrantbot.Input{button("a:phone:back"), button("a:phone:cancel"), {Kind: migrantbot.InputCommand, Command: "menu"}} {
+		c := newChat(t, e)
+		c.s = migrantbot.Session{ChatID: 1, UserID: 1, Lang: "en", State: StatePhone, Draft: fullDraft()}
+		c.send(in)
+		removed := false
+		for _, m := range c.last.Messages {
+			removed = removed || m.RemoveKeyboard
+		}
+		if !removed {
+			t.Errorf("%+v: the contact keyboard stays after leaving the phone question", in)
+		}
+	}
+}
