@@ -217,7 +217,9 @@ func (c *chat) fillAppeal() {
 		{func() { c.text("My employer has not paid me for three months.") }, StateDescription},
 		{func() { c.press("a:description:continue") }, StateAttachments},
 		{func() { c.press("a:attachments:done") }, StatePhone},
-		{func() { c.send(migrantbot.Input{Kind: migrantbot.InputContact, Phone: "994501234567", OwnContact: true}) }, StateEmail},
+		{func() {
+			c.send(migrantbot.Input{Kind: migrantbot.InputContact, Phone: "994501234567", OwnContact: true})
+		}, StateEmail},
 		{func() { c.press("a:email:skip") }, StateReview},
 	}
 	c.wantState(StateSurname)
