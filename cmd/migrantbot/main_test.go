@@ -151,14 +151,19 @@ func (p *person) wantButton(data string) {
 	p.tb.Fatalf("no button %q; bot said %q", data, plain(p.lastSent))
 }
 
-// fileAppeal goes from a new chat to a submitted appeal and returns its reference.
-func (p *person) fileAppeal(lang string) string {
+// beginAppeal goes from a new chat to the first question of an appeal.
+func (p *person) beginAppeal(lang string) {
 	p.tb.Helper()
 	p.text("/start")
-	p.wantButton("l:" + lang)
 	p.press("l:" + lang)
 	p.press("m:appeal")
 	p.press("a:consent:yes")
+}
+
+// fileAppeal goes from a new chat to a submitted appeal and returns its reference.
+func (p *person) fileAppeal(lang string) string {
+	p.tb.Helper()
+	p.beginAppeal(lang)
 	p.text("Mammadov")
 	p.text("Elchin")
 	p.text("Rashid oglu")
@@ -294,10 +299,7 @@ func TestRestartResumesAtTheSameQuestion(t *testing.T) {
 	url := storetest.NewDatabase(t)
 	b := startServe(t, tg, url)
 	p := newPerson(t, tg, 88, "ru")
-	p.text("/start")
-	p.press("l:ru")
-	p.press("m:appeal")
-	p.press("a:consent:yes")
+	p.beginAppeal("ru")
 	p.text("Иванов")
 	p.text("Иван")
 	p.wantButton("a:patronymic:none")
@@ -324,10 +326,7 @@ func TestSameUpdateTwiceMakesOneAppeal(t *testing.T) {
 	url := storetest.NewDatabase(t)
 	startServe(t, tg, url)
 	p := newPerson(t, tg, 99, "en")
-	p.text("/start")
-	p.press("l:en")
-	p.press("m:appeal")
-	p.press("a:consent:yes")
+	p.beginAppeal("en")
 	for _, s := range []string{"Smith", "John"} {
 		p.text(s)
 	}
@@ -366,10 +365,7 @@ func TestEveryInputGetsAnAnswer(t *testing.T) {
 	url := storetest.NewDatabase(t)
 	startServe(t, tg, url)
 	p := newPerson(t, tg, 55, "az")
-	p.text("/start")
-	p.press("l:en")
-	p.press("m:appeal")
-	p.press("a:consent:yes")
+	p.beginAppeal("en")
 	p.text("Aliyeva")
 	oldMenu := tg.Messages(p.u.ID)[1].MessageID
 	tests := []struct {
