@@ -24,6 +24,7 @@ func TestDependenciesPointInward(t *testing.T) {
 		{"termchat", []string{"migrantbot/store", "migrantbot/flows", "migrantbot/bot"}},
 		{"store", []string{"migrantbot/bot", "migrantbot/flows", "migrantbot/termchat", "github.com/go-telegram-bot-api"}},
 		{"locales", []string{"migrantbot/"}},
+		{"console", []string{"migrantbot/store", "migrantbot/bot", "migrantbot/flows", "migrantbot/termchat", "github.com/jackc", "github.com/go-telegram-bot-api"}},
 	}
 	for _, r := range rules {
 		files, err := filepath.Glob(filepath.Join(r.dir, "*.go"))

@@ -198,6 +198,19 @@ type Turn struct {
 	Notice string
 	// Submit, when set, is an appeal to save; its Reference is already set.
 	Submit *Appeal
+	// FollowUps are messages or files the person added to submitted appeals.
+	FollowUps []FollowUp
+	// Others are messages to other chats (the staff group), sent through the
+	// outbox with the turn.
+	Others []Outgoing
+}
+
+// FollowUp is a message or a file a person adds to an appeal they submitted.
+// It appears in the staff's thread and marks the appeal as having news.
+type FollowUp struct {
+	Reference string
+	Text      string
+	File      *Attachment
 }
 
 // Records is what a dialog step may read or reserve while its update is being
@@ -207,6 +220,10 @@ type Records interface {
 	NextReference() (string, error)
 	// AppealsOf lists the appeals of a person, newest first.
 	AppealsOf(userID int64) ([]AppealSummary, error)
+	// AppealOf returns one appeal of a person with the part of its thread the
+	// person may see (no internal notes, no staff names). Returns ENOTFOUND
+	// when the appeal does not exist or is someone else's.
+	AppealOf(userID int64, reference string) (AppealDetail, error)
 }
 
 // StepFunc runs one dialog step on the locked session of a chat.
@@ -260,6 +277,9 @@ type Outbox interface {
 	Retry(ctx context.Context, id int64, wait time.Duration, reason string) error
 	// Due claims up to limit messages whose time to be tried has come.
 	Due(ctx context.Context, limit int) ([]Outgoing, error)
+	// Blocked records that message id cannot be delivered because the person
+	// blocked the bot: it is not retried, and the person is marked blocked.
+	Blocked(ctx context.Context, id int64, reason string) error
 }
 
 // Error codes of the application, translated at each edge.

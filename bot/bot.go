@@ -35,6 +35,13 @@ type Options struct {
 	Workers int
 	// PollTimeout is the long polling timeout in seconds; default 30.
 	PollTimeout int
+	// APIURL is the Bot API's base URL, the one given to Connect; default
+	// DefaultAPIURL. OpenFile downloads files from APIURL/file/bot<token>/.
+	APIURL string
+	// ChatRate is how many messages a second go to one private chat after a
+	// short burst; default 1, as Telegram asks. Only a self-hosted Bot API
+	// server or a test double warrants more.
+	ChatRate float64
 }
 
 // Bot receives updates from Telegram and delivers the bot's messages.
@@ -46,13 +53,14 @@ type Bot struct {
 	opt    Options
 
 	limiter *limiter
-	chats   chatLocks
+	chats   *chatStates
 
-	mu       sync.Mutex
-	inflight map[int64]bool // outbox ids being delivered by this process
-	attempts map[int64]int  // failed deliveries per outbox id, for the backoff
+	mu        sync.Mutex
+	inflight  map[int64]bool      // outbox ids being delivered by this process
+	track     map[int64]*tracking // outbox ids with a delivery history in this process
+	lastSweep time.Time
 
-	// Timings, variables so that tests can shorten them.
+	// Timings and limits, variables so that tests can change them.
 	retryMin    time.Duration   // first wait before handling a failed update again
 	retryMax    time.Duration   // longest wait between handling attempts
 	pollWaitMin time.Duration   // first wait after a failed getUpdates
@@ -60,8 +68,42 @@ type Bot struct {
 	grace       time.Duration   // how long updates in hand may run after Poll is cancelled
 	outboxEvery time.Duration   // how often RunOutbox looks for due messages
 	sendBackoff []time.Duration // waits after failed deliveries, by attempt
-	blockedWait time.Duration   // wait after the person blocked the bot
+	// inPlace is how long a delivery may wait for its chat's turn before it
+	// hands the chat's messages back to the outbox: a moment, so that a
+	// message due a little early does not make a round trip, while a chat
+	// flooded with messages stalls neither the polling loop nor the outbox
+	// worker.
+	inPlace time.Duration
+	// startWithin is how long after a Deliver call began a message may still
+	// be started; later ones go back to the outbox. With sendTimeout it stays
+	// well inside the time the outbox leaves a claimed message to its
+	// claimer (30 s after an update's commit, a minute after Due), so no
+	// other instance can claim a message while this one may still send it.
+	startWithin time.Duration
+	sendTimeout time.Duration // longest wait for one Bot API call when sending
+	maxFileSize int64         // largest file OpenFile fetches
 }
+
+// tracking is the delivery history of one outbox message in this process.
+type tracking struct {
+	attempts int // failed deliveries, for the backoff
+	// parts counts the parts of a split message Telegram already accepted,
+	// so that a retry does not send them twice.
+	parts int
+	// outcome is "sent" or "blocked" once the message reached its end: it
+	// is not sent again if the outbox hands it out once more (the worker
+	// racing an update's delivery, or telling the outbox failed).
+	outcome  string
+	reason   string
+	reported bool      // the outbox was told the outcome
+	at       time.Time // last change, to forget old entries
+}
+
+// Outcomes of a delivery kept in tracking.outcome.
+const (
+	outcomeSent    = "sent"
+	outcomeBlocked = "blocked"
+)
 
 // New returns a Bot that talks to Telegram through api, applies inputs with
 // handle and tracks deliveries in outbox.
@@ -71,6 +113,9 @@ func New(api *tgbotapi.BotAPI, handle migrantbot.HandleFunc, outbox migrantbot.O
 	}
 	if opt.PollTimeout <= 0 {
 		opt.PollTimeout = 30
+	}
+	if opt.APIURL == "" {
+		opt.APIURL = DefaultAPIURL
 	}
 	// A client timeout shorter than the long poll would fail every poll.
 	if c, ok := api.Client.(*http.Client); ok && c.Timeout > 0 && c.Timeout <= time.Duration(opt.PollTimeout+5)*time.Second {
@@ -82,10 +127,11 @@ func New(api *tgbotapi.BotAPI, handle migrantbot.HandleFunc, outbox migrantbot.O
 		outbox:      outbox,
 		logger:      logger,
 		opt:         opt,
-		limiter:     newLimiter(30, 30),
-		chats:       chatLocks{m: map[int64]*chatLock{}},
+		limiter:     newLimiter(globalRate, globalRate),
+		chats:       newChatStates(rateOf(opt.ChatRate)),
 		inflight:    map[int64]bool{},
-		attempts:    map[int64]int{},
+		track:       map[int64]*tracking{},
+		lastSweep:   time.Now(),
 		retryMin:    500 * time.Millisecond,
 		retryMax:    30 * time.Second,
 		pollWaitMin: time.Second,
@@ -93,7 +139,10 @@ func New(api *tgbotapi.BotAPI, handle migrantbot.HandleFunc, outbox migrantbot.O
 		grace:       10 * time.Second,
 		outboxEvery: time.Second,
 		sendBackoff: []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour},
-		blockedWait: 24 * time.Hour,
+		inPlace:     250 * time.Millisecond,
+		startWithin: 15 * time.Second,
+		sendTimeout: 10 * time.Second,
+		maxFileSize: MaxFileSize,
 	}
 }
 
@@ -201,69 +250,5 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
-	}
-}
-
-// limiter is a token bucket for Telegram's global limit of about 30
-// messages per second.
-type limiter struct {
-	mu     sync.Mutex
-	rate   float64 // tokens per second
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate, burst float64) *limiter {
-	return &limiter{rate: rate, burst: burst, tokens: burst, last: time.Now()}
-}
-
-// wait takes a token, sleeping until there is one, or returns ctx's error.
-func (l *limiter) wait(ctx context.Context) error {
-	l.mu.Lock()
-	now := time.Now()
-	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	l.last = now
-	l.tokens--
-	var d time.Duration
-	if l.tokens < 0 {
-		d = time.Duration(-l.tokens / l.rate * float64(time.Second))
-	}
-	l.mu.Unlock()
-	if d > 0 && !sleep(ctx, d) {
-		return ctx.Err()
-	}
-	return ctx.Err()
-}
-
-// chatLocks serialises deliveries to one chat, so that the messages of an
-// update and those of the outbox never interleave.
-type chatLocks struct {
-	mu sync.Mutex
-	m  map[int64]*chatLock
-}
-
-type chatLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (c *chatLocks) lock(chatID int64) (unlock func()) {
-	c.mu.Lock()
-	l := c.m[chatID]
-	if l == nil {
-		l = &chatLock{}
-		c.m[chatID] = l
-	}
-	l.refs++
-	c.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		c.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(c.m, chatID)
-		}
-		c.mu.Unlock()
 	}
 }

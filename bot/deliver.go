@@ -34,14 +34,26 @@ type part struct {
 // so retrying is pointless.
 var errEmptyMessage = errors.New("bot: message text is empty")
 
-// Deliver sends messages to Telegram and records the outcome in the outbox:
-// MarkSent after a successful send, Retry after a failure (after
-// retry_after on 429, a day when the person blocked the bot, a growing
-// backoff otherwise). Messages of one chat are sent in the given order, one
-// at a time; when one fails, the chat's later messages in out are
-// rescheduled with it, so they cannot overtake it. Different chats are
-// delivered in parallel.
+// Deliver sends messages to Telegram and records each outcome in the
+// outbox: MarkSent once Telegram accepted a message, Blocked when the person
+// blocked the bot or their account is gone (403: retrying cannot help), and
+// Retry otherwise.
+//
+// Messages of one chat go out in the given order, one at a time, at the
+// chat's pace (a burst of three, then about one a second; 20 a minute in a
+// group) and within Telegram's 30 a second overall; different chats are
+// delivered in parallel. A message that would have to wait its chat's turn
+// for more than a moment, that got a 429 (which also pauses the chat for
+// its retry_after), or that failed (after a growing backoff) goes back to
+// the outbox with the chat's later messages, due again in order and at the
+// chat's pace; RunOutbox sends them then. While they are there, the chat's
+// newer messages queue behind them instead of overtaking. So neither the
+// polling loop nor the outbox worker waits for a busy chat, and a message
+// is never sent late enough for its outbox claim to have passed to another
+// instance.
 func (b *Bot) Deliver(ctx context.Context, out []migrantbot.Outgoing) {
+	start := time.Now()
+	b.sweep(start)
 	var order []int64
 	byChat := map[int64][]migrantbot.Outgoing{}
 	for _, o := range out {
@@ -51,7 +63,7 @@ func (b *Bot) Deliver(ctx context.Context, out []migrantbot.Outgoing) {
 		byChat[o.ChatID] = append(byChat[o.ChatID], o)
 	}
 	if len(order) == 1 {
-		b.deliverChat(ctx, byChat[order[0]])
+		b.deliverChat(ctx, byChat[order[0]], start)
 		return
 	}
 	sem := make(chan struct{}, b.opt.Workers)
@@ -60,18 +72,20 @@ func (b *Bot) Deliver(ctx context.Context, out []migrantbot.Outgoing) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			b.deliverChat(ctx, byChat[chat])
+			b.deliverChat(ctx, byChat[chat], start)
 		})
 	}
 	wg.Wait()
 }
 
 // deliverChat sends the messages of one chat in order.
-func (b *Bot) deliverChat(ctx context.Context, msgs []migrantbot.Outgoing) {
-	unlock := b.chats.lock(msgs[0].ChatID)
-	defer unlock()
+func (b *Bot) deliverChat(ctx context.Context, msgs []migrantbot.Outgoing, start time.Time) {
+	chat := b.chats.lock(msgs[0].ChatID)
+	defer b.chats.unlock(chat)
 	msgs = b.claim(msgs)
 	defer b.release(msgs)
+	waitUntil := time.Now().Add(b.inPlace)
+	startBy := start.Add(b.startWithin)
 	i := 0
 	defer func() {
 		// A bug in rendering must not take the process down; the chat's
@@ -79,31 +93,83 @@ func (b *Bot) deliverChat(ctx context.Context, msgs []migrantbot.Outgoing) {
 		if r := recover(); r != nil {
 			b.logger.Error("bot: panic while delivering", "chat", msgs[i].ChatID, "outbox", msgs[i].ID,
 				"panic", panicSummary(r), "stack", string(debug.Stack()))
-			for _, o := range msgs[i:] {
-				b.settle(ctx, o.ID, b.sendBackoff[len(b.sendBackoff)-1], "panic while delivering")
-			}
+			b.requeue(ctx, chat, msgs[i:], b.sendBackoff[len(b.sendBackoff)-1], 0, "panic while delivering")
 		}
 	}()
 	for ; i < len(msgs); i++ {
 		o := msgs[i]
-		start := time.Now()
-		err := b.deliverOne(ctx, o)
+		if ctx.Err() != nil {
+			b.releaseForShutdown(ctx, msgs[i:])
+			return
+		}
+		if b.resettle(ctx, chat, o.ID) {
+			continue
+		}
+		if o.ID != 0 {
+			now := time.Now()
+			switch {
+			case chat.behind(o.ID, now):
+				b.requeue(ctx, chat, msgs[i:], 0, 0, "")
+				return
+			case now.After(startBy):
+				b.logger.Warn("bot: delivery ran late, handing messages back to the outbox", "chat", o.ChatID, "outbox", o.ID, "count", len(msgs)-i)
+				b.requeue(ctx, chat, msgs[i:], 0, 0, "")
+				return
+			case chat.delay(now) > 0 && now.Add(chat.delay(now)).After(waitUntil):
+				d := chat.delay(now)
+				b.logger.Debug("bot: chat paced, handing messages back to the outbox", "chat", o.ChatID, "outbox", o.ID, "count", len(msgs)-i, "retry_in", d)
+				b.requeue(ctx, chat, msgs[i:], d, chat.step(), "")
+				return
+			}
+		}
+		sendStart := time.Now()
+		err := b.deliverOne(ctx, chat, o)
+		var te *tgbotapi.Error
 		switch {
 		case err == nil, errors.Is(err, errEmptyMessage):
 			if err != nil {
 				b.logger.Error("bot: message has no text to show; dropped", "chat", o.ChatID, "outbox", o.ID)
 			}
-			b.logger.Debug("bot: message delivered", "chat", o.ChatID, "outbox", o.ID, "duration", time.Since(start))
-			b.settle(ctx, o.ID, 0, "")
-		default:
-			wait, reason := b.retryAfter(ctx, o, err)
-			b.settle(ctx, o.ID, wait, reason)
-			for _, later := range msgs[i+1:] {
-				b.settle(ctx, later.ID, wait, "waiting for an earlier message of the chat")
+			b.logger.Debug("bot: message delivered", "chat", o.ChatID, "outbox", o.ID, "duration", time.Since(sendStart))
+			b.markSent(ctx, chat, o.ID)
+		case ctx.Err() != nil:
+			b.releaseForShutdown(ctx, msgs[i:])
+			return
+		case errors.As(err, &te) && te.Code == http.StatusForbidden:
+			// Blocked, deactivated or removed from the group: every message
+			// to the chat would be refused the same way.
+			b.logger.Warn("bot: the person blocked the bot or cannot be reached; not retrying",
+				"chat", o.ChatID, "outbox", o.ID, "count", len(msgs)-i, "description", te.Message)
+			for _, rest := range msgs[i:] {
+				b.markBlocked(ctx, chat, rest.ID, te.Message)
 			}
+			return
+		case errors.As(err, &te) && te.Code == http.StatusTooManyRequests:
+			wait := retryAfter(te)
+			b.logger.Warn("bot: Telegram rate limit", "chat", o.ChatID, "outbox", o.ID, "retry_in", wait)
+			b.requeue(ctx, chat, msgs[i:], wait, 0, "rate limited by Telegram")
+			return
+		default:
+			attempt := b.failed(o.ID)
+			wait := b.sendBackoff[min(attempt, len(b.sendBackoff))-1]
+			reason := "network error"
+			if errors.As(err, &te) {
+				reason = fmt.Sprintf("telegram error %d", te.Code)
+				b.logger.Error("bot: Telegram refused a message", "chat", o.ChatID, "outbox", o.ID,
+					"code", te.Code, "description", te.Message, "attempt", attempt, "retry_in", wait)
+			} else {
+				b.logger.Warn("bot: send message", "chat", o.ChatID, "outbox", o.ID,
+					"error", b.scrub(err).Error(), "attempt", attempt, "retry_in", wait)
+			}
+			b.requeue(ctx, chat, msgs[i:], wait, 0, reason)
 			return
 		}
 	}
+}
+
+// retryAfter is the wait a 429 asks for, at least a second.
+func retryAfter(te *tgbotapi.Error) time.Duration {
+	return time.Duration(max(te.RetryAfter, 1)) * time.Second
 }
 
 // claim drops the messages this process is already delivering (the outbox
@@ -133,83 +199,199 @@ func (b *Bot) release(msgs []migrantbot.Outgoing) {
 	}
 }
 
-// settle records a delivery's outcome in the outbox: sent when wait is 0 and
-// reason is "", else to be retried after wait. It runs even when ctx is
-// done, so that a message interrupted by shutdown is released at once
-// instead of when its claim expires.
-func (b *Bot) settle(ctx context.Context, id int64, wait time.Duration, reason string) {
+// record returns the tracking of message id, creating it; b.mu must be held.
+func (b *Bot) record(id int64) *tracking {
+	t := b.track[id]
+	if t == nil {
+		t = &tracking{}
+		b.track[id] = t
+	}
+	t.at = time.Now()
+	return t
+}
+
+// failed counts a failed delivery of message id and returns the count.
+func (b *Bot) failed(id int64) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.record(id)
+	t.attempts++
+	return t.attempts
+}
+
+// sentParts returns how many parts of message id Telegram already accepted.
+func (b *Bot) sentParts(id int64) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t := b.track[id]; t != nil {
+		return t.parts
+	}
+	return 0
+}
+
+func (b *Bot) setSentParts(id int64, n int) {
+	if id == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.record(id).parts = n
+}
+
+// bookkeeping returns the context for telling the outbox an outcome. It
+// outlives ctx, so that a message interrupted by shutdown is released at
+// once instead of when its claim expires.
+func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+}
+
+// markSent records that message id reached Telegram. The outcome is kept
+// for a while, so that the message is not sent again if the outbox hands it
+// out once more.
+func (b *Bot) markSent(ctx context.Context, chat *chatState, id int64) {
+	b.settle(ctx, chat, id, outcomeSent, "")
+}
+
+// markBlocked records that message id cannot reach the person.
+func (b *Bot) markBlocked(ctx context.Context, chat *chatState, id int64, reason string) {
+	b.settle(ctx, chat, id, outcomeBlocked, reason)
+}
+
+// settle tells the outbox the final outcome of message id and remembers it.
+func (b *Bot) settle(ctx context.Context, chat *chatState, id int64, outcome, reason string) {
 	if id == 0 || b.outbox == nil {
 		return // not from the outbox
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	chat.done(id)
+	b.mu.Lock()
+	t := b.record(id)
+	t.outcome, t.reason = outcome, reason
+	b.mu.Unlock()
+	ctx, cancel := bookkeeping(ctx)
 	defer cancel()
-	if reason == "" {
-		b.mu.Lock()
-		delete(b.attempts, id)
-		b.mu.Unlock()
-		if err := b.outbox.MarkSent(ctx, id); err != nil {
-			// The message went out; at worst it is sent once more later.
-			b.logger.Warn("bot: mark outbox message sent", "outbox", id, "error", err.Error())
-		}
+	var err error
+	if outcome == outcomeSent {
+		err = b.outbox.MarkSent(ctx, id)
+	} else {
+		err = b.outbox.Blocked(ctx, id, reason)
+	}
+	if err != nil {
+		// The message is not sent again by this process: the next time the
+		// outbox hands it out, the outcome is reported once more.
+		b.logger.Warn("bot: record delivery outcome in the outbox", "outbox", id, "outcome", outcome, "error", err.Error())
 		return
 	}
-	if err := b.outbox.Retry(ctx, id, wait, reason); err != nil {
-		b.logger.Warn("bot: reschedule outbox message", "outbox", id, "error", err.Error())
+	b.mu.Lock()
+	b.record(id).reported = true
+	b.mu.Unlock()
+}
+
+// resettle handles a message that already reached its end in this process:
+// it reports the outcome if the outbox missed it and returns true. It
+// returns false when message id has yet to be delivered.
+func (b *Bot) resettle(ctx context.Context, chat *chatState, id int64) bool {
+	if id == 0 {
+		return false
+	}
+	b.mu.Lock()
+	var outcome, reason string
+	reported := false
+	if t := b.track[id]; t != nil {
+		outcome, reason, reported = t.outcome, t.reason, t.reported
+	}
+	b.mu.Unlock()
+	switch {
+	case outcome == "":
+		return false
+	case reported:
+		chat.done(id)
+		b.logger.Debug("bot: outbox message already delivered; not sent again", "chat", chat.id, "outbox", id)
+	default:
+		b.settle(ctx, chat, id, outcome, reason)
+	}
+	return true
+}
+
+// requeue hands messages of one chat back to the outbox, in order: the
+// first due again after wait (with reason as its delivery error, "" when it
+// did not fail but only waits its turn), each later one step after the one
+// before (see chatState.requeue).
+func (b *Bot) requeue(ctx context.Context, chat *chatState, msgs []migrantbot.Outgoing, wait, step time.Duration, reason string) {
+	if b.outbox == nil {
+		return
+	}
+	ctx, cancel := bookkeeping(ctx)
+	defer cancel()
+	now := time.Now()
+	for j, o := range msgs {
+		if o.ID == 0 {
+			continue // not from the outbox: nothing to hand back
+		}
+		why := ""
+		if j == 0 {
+			why = reason
+		}
+		if err := b.outbox.Retry(ctx, o.ID, chat.requeue(o.ID, now, wait, step), why); err != nil {
+			// The outbox hands the message out again when its claim ends.
+			b.logger.Warn("bot: reschedule outbox message", "outbox", o.ID, "error", err.Error())
+		}
 	}
 }
 
-// retryAfter decides when a failed delivery is tried again, and logs why.
-func (b *Bot) retryAfter(ctx context.Context, o migrantbot.Outgoing, err error) (time.Duration, string) {
-	if ctx.Err() != nil {
-		return 0, "interrupted by shutdown"
+// releaseForShutdown gives messages back to the outbox at once, so that the
+// next instance to run sends them without waiting for their claim to end.
+func (b *Bot) releaseForShutdown(ctx context.Context, msgs []migrantbot.Outgoing) {
+	if b.outbox == nil {
+		return
 	}
-	b.mu.Lock()
-	b.attempts[o.ID]++
-	attempt := b.attempts[o.ID]
-	b.mu.Unlock()
-	backoff := b.sendBackoff[min(attempt, len(b.sendBackoff))-1]
+	ctx, cancel := bookkeeping(ctx)
+	defer cancel()
+	for _, o := range msgs {
+		if o.ID == 0 {
+			continue
+		}
+		if err := b.outbox.Retry(ctx, o.ID, 0, "interrupted by shutdown"); err != nil {
+			b.logger.Warn("bot: release outbox message", "outbox", o.ID, "error", err.Error())
+		}
+	}
+}
 
-	var te *tgbotapi.Error
-	switch {
-	case errors.As(err, &te) && te.Code == http.StatusTooManyRequests:
-		wait := time.Duration(max(te.RetryAfter, 1)) * time.Second
-		b.logger.Warn("bot: Telegram rate limit", "chat", o.ChatID, "outbox", o.ID, "retry_in", wait)
-		return wait, "rate limited by Telegram"
-	case errors.As(err, &te) && te.Code == http.StatusForbidden:
-		b.logger.Warn("bot: the person blocked the bot or left the chat", "chat", o.ChatID, "outbox", o.ID, "retry_in", b.blockedWait)
-		return b.blockedWait, "forbidden: the bot was blocked or removed"
-	case errors.As(err, &te):
-		b.logger.Error("bot: Telegram refused a message", "chat", o.ChatID, "outbox", o.ID,
-			"code", te.Code, "description", te.Message, "attempt", attempt, "retry_in", backoff)
-		return backoff, fmt.Sprintf("telegram error %d", te.Code)
-	default:
-		b.logger.Warn("bot: send message", "chat", o.ChatID, "outbox", o.ID,
-			"error", b.scrub(err).Error(), "attempt", attempt, "retry_in", backoff)
-		return backoff, "network error"
+// sweep forgets, about once a minute, the delivery history of messages not
+// seen for a while (sent or blocked by another instance, say).
+func (b *Bot) sweep(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.Sub(b.lastSweep) < time.Minute {
+		return
+	}
+	b.lastSweep = now
+	for id, t := range b.track {
+		if now.Sub(t.at) > 15*time.Minute && !b.inflight[id] {
+			delete(b.track, id)
+		}
 	}
 }
 
 // deliverOne sends one message, split into parts if it is too long, editing
-// the earlier message in place when asked to.
-func (b *Bot) deliverOne(ctx context.Context, o migrantbot.Outgoing) error {
+// the earlier message in place when asked to. Parts that Telegram accepted
+// in an earlier attempt are not sent again.
+func (b *Bot) deliverOne(ctx context.Context, chat *chatState, o migrantbot.Outgoing) error {
 	parts := b.render(o)
 	if len(parts) == 0 {
 		return errEmptyMessage
 	}
-	api := b.with(ctx)
-	for i, p := range parts {
+	for i := b.sentParts(o.ID); i < len(parts); i++ {
+		p := parts[i]
 		// An edit cannot carry a reply keyboard; such a part is sent anew.
 		if i == 0 && o.Message.EditMessageID != 0 && p.reply == nil {
-			edited, err := b.edit(ctx, api, o.ChatID, o.Message.EditMessageID, p)
+			edited, err := b.edit(ctx, chat, o.ChatID, o.Message.EditMessageID, p)
 			if err != nil {
 				return err
 			}
 			if edited {
+				b.setSentParts(o.ID, i+1)
 				continue
 			}
-		}
-		if err := b.limiter.wait(ctx); err != nil {
-			return err
 		}
 		msg := tgbotapi.NewMessage(o.ChatID, p.text)
 		msg.ParseMode = tgbotapi.ModeHTML
@@ -220,20 +402,43 @@ func (b *Bot) deliverOne(ctx context.Context, o migrantbot.Outgoing) error {
 		case p.reply != nil:
 			msg.ReplyMarkup = p.reply
 		}
-		_, err := api.Send(msg)
+		err := b.send(ctx, chat, msg)
 		if isParseError(err) {
 			// The text passed our checks but not Telegram's: send the
 			// words without the markup rather than retry in vain.
 			b.logger.Error("bot: Telegram could not parse a message, sending it as plain text",
 				"chat", o.ChatID, "outbox", o.ID, "description", err.Error())
 			msg.Text = plainFallback(p.text)
-			_, err = api.Send(msg)
+			err = b.send(ctx, chat, msg)
 		}
 		if err != nil {
-			return b.scrub(err)
+			return err
 		}
+		b.setSentParts(o.ID, i+1)
 	}
 	return nil
+}
+
+// send makes one Bot API call that writes to a chat: at the chat's pace,
+// within the global limit, bounded by sendTimeout. A 429 pauses the chat for
+// its retry_after. Errors never contain the token.
+func (b *Bot) send(ctx context.Context, chat *chatState, c tgbotapi.Chattable) error {
+	if d := chat.delay(time.Now()); d > 0 && !sleep(ctx, d) {
+		return ctx.Err()
+	}
+	chat.take(time.Now())
+	if err := b.limiter.wait(ctx); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, b.sendTimeout)
+	_, err := b.with(cctx).Send(c)
+	cancel()
+	var te *tgbotapi.Error
+	if errors.As(err, &te) && te.Code == http.StatusTooManyRequests {
+		now := time.Now()
+		chat.pause(now, now.Add(retryAfter(te)))
+	}
+	return b.scrub(err)
 }
 
 // isParseError reports whether Telegram refused a text's HTML.
@@ -245,15 +450,12 @@ func isParseError(err error) bool {
 // edit replaces the text and buttons of an earlier message. It reports false
 // when the message cannot be edited (too old, deleted, not the bot's), and
 // the caller sends a new one instead.
-func (b *Bot) edit(ctx context.Context, api *tgbotapi.BotAPI, chatID int64, messageID int, p part) (bool, error) {
-	if err := b.limiter.wait(ctx); err != nil {
-		return false, err
-	}
+func (b *Bot) edit(ctx context.Context, chat *chatState, chatID int64, messageID int, p part) (bool, error) {
 	edit := tgbotapi.NewEditMessageText(chatID, messageID, p.text)
 	edit.ParseMode = tgbotapi.ModeHTML
 	edit.DisableWebPagePreview = true
 	edit.ReplyMarkup = p.inline
-	_, err := api.Send(edit)
+	err := b.send(ctx, chat, edit)
 	var te *tgbotapi.Error
 	switch {
 	case err == nil:
@@ -267,7 +469,7 @@ func (b *Bot) edit(ctx context.Context, api *tgbotapi.BotAPI, chatID int64, mess
 		b.logger.Info("bot: cannot edit message, sending a new one", "chat", chatID, "description", te.Message)
 		return false, nil
 	default:
-		return false, b.scrub(err)
+		return false, err
 	}
 }
 
@@ -344,9 +546,13 @@ func (b *Bot) inlineKeyboard(o migrantbot.Outgoing) *tgbotapi.InlineKeyboardMark
 }
 
 // RunOutbox delivers the outbox until ctx is done: about every second it
-// claims the messages that are due and delivers them, chat by chat in id
-// order, within Telegram's limit of about 30 messages a second. It returns
-// nil when ctx is done.
+// claims the messages that are due (Outbox.Due, which hands each message to
+// one claimer at a time, across instances) and delivers them with Deliver,
+// chat by chat in id order, at each chat's pace and within Telegram's limit
+// of about 30 messages a second. It returns nil when ctx is done.
+//
+// Run it wherever Deliver runs: the messages Deliver hands back to the
+// outbox (a chat's pace, a 429, a failure) reach Telegram through it.
 func (b *Bot) RunOutbox(ctx context.Context) error {
 	tick := time.NewTicker(b.outboxEvery)
 	defer tick.Stop()

@@ -103,8 +103,10 @@ func TestSplitKeepsFormatting(t *testing.T) {
 }
 
 func TestUserTextSurvivesHTML(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{})
 	h.poll(t)
+	h.runOutbox(t) // five answers to one chat: the last ones at its pace
 	texts := []string{"a < b && c > d", "<b>not bold</b>", "Tom & Jerry &amp; &lt;", "<script>alert(1)</script>", `"quoted" 'single'`}
 	for _, text := range texts {
 		h.tg.SendText(alice, text)
@@ -120,9 +122,11 @@ func TestUserTextSurvivesHTML(t *testing.T) {
 }
 
 func TestKeyboards(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{})
+	h.runOutbox(t) // six messages to one chat: the last ones at its pace
 	yes := [][]migrantbot.Button{{{Text: "Skip", Data: "skip"}}}
-	h.bot.Deliver(t.Context(), h.outbox.add(alice.ID,
+	out := h.outbox.add(alice.ID,
 		migrantbot.Message{Text: "Share your phone", ContactButton: "📱 Share my number"},
 		migrantbot.Message{Text: "Thanks", RemoveKeyboard: true},
 		migrantbot.Message{Text: "Your phone?\nOr skip:", ContactButton: "Share", Buttons: yes},
@@ -131,7 +135,9 @@ func TestKeyboards(t *testing.T) {
 			{{Text: "ok", Data: "ok"}, {Text: "too long", Data: strings.Repeat("x", 65)}},
 			{{Text: "", Data: "x"}, {Text: "no data"}},
 		}},
-	))
+	)
+	h.bot.Deliver(t.Context(), out)
+	h.outbox.waitSent(t, out, 10*time.Second)
 	h.noRejected(t)
 	sent := h.tg.Messages(alice.ID)
 	if len(sent) != 6 {
@@ -194,7 +200,9 @@ func TestEmptyMessageIsDropped(t *testing.T) {
 }
 
 func TestEditInPlace(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{})
+	h.runOutbox(t) // the fourth message to the chat waits for its pace
 	ctx := t.Context()
 	buttons := [][]migrantbot.Button{{{Text: "Next", Data: "next"}}}
 	h.bot.Deliver(ctx, h.outbox.add(alice.ID, migrantbot.Message{Text: "Page 1", Buttons: buttons}))
@@ -215,13 +223,15 @@ func TestEditInPlace(t *testing.T) {
 	// A message that cannot be edited (here: it does not exist) is sent anew.
 	gone := h.outbox.add(alice.ID, migrantbot.Message{Text: "Page 3", EditMessageID: 99})
 	h.bot.Deliver(ctx, gone)
+	h.outbox.waitSent(t, gone, 5*time.Second)
 	sent = h.tg.Messages(alice.ID)
 	if len(sent) != 2 || sent[1].Plain != "Page 3" || !h.outbox.sent(gone[0].ID) {
 		t.Errorf("fallback: %+v", sent)
 	}
 }
 
-func TestRateLimitIsHonoured(t *testing.T) {
+func TestRateLimitHandsBackToOutbox(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{})
 	h.tg.FailNext("sendMessage", 1, 429, 1)
 	out := h.outbox.add(alice.ID, migrantbot.Message{Text: "first"}, migrantbot.Message{Text: "second"})
@@ -230,53 +240,58 @@ func TestRateLimitIsHonoured(t *testing.T) {
 	h.bot.Deliver(t.Context(), other)
 
 	retries := h.outbox.retryCalls()
-	if len(retries) != 2 || retries[0].id != out[0].ID || retries[0].wait != time.Second || retries[1].id != out[1].ID || retries[1].wait != time.Second {
-		t.Fatalf("retries = %+v, want both of alice's messages after 1s", retries)
+	if len(retries) != 2 || retries[0].id != out[0].ID || retries[0].wait != time.Second || retries[0].reason != "rate limited by Telegram" ||
+		retries[1].id != out[1].ID || retries[1].wait != time.Second || retries[1].reason != "" {
+		t.Fatalf("retries = %+v, want both after retry_after (1s)", retries)
 	}
 	if got := h.tg.Messages(alice.ID); len(got) != 0 {
 		t.Errorf("alice got %d messages before the retry, want 0", len(got))
 	}
-
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error)
-	go func() { done <- h.bot.RunOutbox(ctx) }()
-	start := time.Now()
-	sent := h.tg.WaitMessages(t, alice.ID, 2, 5*time.Second)
-	if waited := time.Since(start); waited < 800*time.Millisecond {
-		t.Errorf("retried after %v, want retry_after (1s)", waited)
+	if !h.outbox.sent(other[0].ID) {
+		t.Error("the other chat's message waited for alice's")
 	}
+
+	h.runOutbox(t)
+	sent := h.tg.WaitMessages(t, alice.ID, 2, 5*time.Second)
 	if sent[0].Plain != "first" || sent[1].Plain != "second" {
 		t.Errorf("order after the retry: %q, %q", sent[0].Plain, sent[1].Plain)
 	}
-	h.outbox.waitSent(t, append(out, other...), 5*time.Second)
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("RunOutbox returned %v, want nil", err)
+	h.outbox.waitSent(t, out, 5*time.Second)
+	calls := callsTo(h.tg, "sendMessage", alice.ID)
+	if len(calls) != 3 || calls[0].Code != 429 || !calls[1].OK() || !calls[2].OK() {
+		t.Fatalf("calls = %+v, want a 429 and two messages", calls)
+	}
+	if waited := calls[1].At.Sub(calls[0].At); waited < 900*time.Millisecond {
+		t.Errorf("retried %v after the 429, want retry_after (1s)", waited)
 	}
 	h.noRejected(t)
 }
 
 func TestDeliveryFailures(t *testing.T) {
 	tests := []struct {
-		name       string
-		code       int
-		wantWait   time.Duration
-		wantReason string
+		name        string
+		code        int
+		wantWait    time.Duration
+		wantReason  string
+		wantBlocked bool
 	}{
-		{name: "blocked", code: 403, wantWait: 24 * time.Hour, wantReason: "forbidden"},
+		{name: "blocked", code: 403, wantBlocked: true, wantReason: "Forbidden: bot was blocked by the user"},
 		{name: "server error", code: 502, wantWait: 50 * time.Millisecond, wantReason: "telegram error 502"},
 		{name: "network", code: 0, wantWait: 50 * time.Millisecond, wantReason: "network error"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, Options{})
-			h.bot.blockedWait = 24 * time.Hour
 			h.tg.FailNext("sendMessage", 1, tc.code, 0)
 			out := h.outbox.add(alice.ID, migrantbot.Message{Text: "hello"})
 			h.bot.Deliver(t.Context(), out)
-			retries := h.outbox.retryCalls()
-			if len(retries) != 1 || retries[0].wait != tc.wantWait || !strings.Contains(retries[0].reason, tc.wantReason) {
-				t.Errorf("retries = %+v, want one after %v for %q", retries, tc.wantWait, tc.wantReason)
+			retries, blocked := h.outbox.retryCalls(), h.outbox.blockedCalls()
+			if tc.wantBlocked {
+				if len(retries) != 0 || len(blocked) != 1 || blocked[0].id != out[0].ID || blocked[0].reason != tc.wantReason {
+					t.Errorf("retries = %+v, blocked = %+v, want only one Blocked for %q", retries, blocked, tc.wantReason)
+				}
+			} else if len(blocked) != 0 || len(retries) != 1 || retries[0].wait != tc.wantWait || !strings.Contains(retries[0].reason, tc.wantReason) {
+				t.Errorf("retries = %+v, blocked = %+v, want one retry after %v for %q", retries, blocked, tc.wantWait, tc.wantReason)
 			}
 			if strings.Contains(h.logs.String(), testToken) {
 				t.Error("the logs contain the bot token")
@@ -287,26 +302,27 @@ func TestDeliveryFailures(t *testing.T) {
 
 func TestRunOutboxDeliversDueMessages(t *testing.T) {
 	h := newHarness(t, Options{})
-	// Messages that an earlier run left in the outbox.
+	// Messages that an earlier run left in the outbox: three for each of 20
+	// chats, so that only the global limit slows them down.
 	var out []migrantbot.Outgoing
 	for i := range 60 {
-		out = append(out, h.outbox.add(int64(600+i%3), migrantbot.Message{Text: fmt.Sprintf("n%02d", i)})...)
+		out = append(out, h.outbox.add(int64(600+i%20), migrantbot.Message{Text: fmt.Sprintf("n%02d", i)})...)
 	}
 	for _, o := range out {
 		_ = h.outbox.Retry(t.Context(), o.ID, 0, "left over")
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	start := time.Now()
 	go h.bot.RunOutbox(ctx)
-	for chat := int64(600); chat < 603; chat++ {
-		sent := h.tg.WaitMessages(t, chat, 20, 5*time.Second)
+	for chat := int64(600); chat < 620; chat++ {
+		sent := h.tg.WaitMessages(t, chat, 3, 5*time.Second)
 		if !slices.IsSortedFunc(sent, func(a, b telegramtest.Sent) int { return strings.Compare(a.Plain, b.Plain) }) {
 			t.Errorf("chat %d got its messages out of order", chat)
 		}
 	}
 	// 60 messages at 30 a second, after a burst of 30: about a second.
-	if d := time.Since(start); d < 800*time.Millisecond {
+	calls := h.tg.Calls("sendMessage")
+	if d := calls[len(calls)-1].At.Sub(calls[0].At); d < 800*time.Millisecond {
 		t.Errorf("60 messages went out in %v, faster than Telegram's 30 a second", d)
 	}
 	h.noRejected(t)

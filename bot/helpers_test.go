@@ -3,10 +3,12 @@ package bot
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -48,30 +50,41 @@ func newLogger(tb testing.TB) (*slog.Logger, *logBuffer) {
 }
 
 // memOutbox is an in-memory outbox for the bot's tests; the real one is in
-// the store and tested there.
+// the store and tested there. It follows the store's rules: a message added
+// by an update is left to the immediate delivery for a grace period before
+// Due hands it out, and Due claims what it hands out for a lease.
 type memOutbox struct {
 	mu      sync.Mutex
 	nextID  int64
+	grace   time.Duration // how long a new message is left to the immediate delivery
+	lease   time.Duration // how long Due's claim lasts
 	msgs    map[int64]*outboxEntry
 	retries []retryCall
+	blocked []retryCall
+	dues    int // calls of Due
+	// failMarkSent makes the next calls of MarkSent fail.
+	failMarkSent int
 }
 
 type outboxEntry struct {
 	o       migrantbot.Outgoing
 	sent    bool
-	claimed bool
+	blocked bool
 	due     time.Time
 }
 
+// retryCall is one call of Retry or Blocked.
 type retryCall struct {
 	id     int64
 	wait   time.Duration
 	reason string
 }
 
-func newMemOutbox() *memOutbox { return &memOutbox{msgs: map[int64]*outboxEntry{}} }
+func newMemOutbox() *memOutbox {
+	return &memOutbox{msgs: map[int64]*outboxEntry{}, grace: 30 * time.Second, lease: time.Minute}
+}
 
-// add stores messages as an update's transaction would, claimed for the
+// add stores messages as an update's transaction would, left for the
 // immediate delivery that follows it.
 func (m *memOutbox) add(chatID int64, msgs ...migrantbot.Message) []migrantbot.Outgoing {
 	m.mu.Lock()
@@ -80,7 +93,7 @@ func (m *memOutbox) add(chatID int64, msgs ...migrantbot.Message) []migrantbot.O
 	for _, msg := range msgs {
 		m.nextID++
 		o := migrantbot.Outgoing{ID: m.nextID, ChatID: chatID, Message: msg}
-		m.msgs[o.ID] = &outboxEntry{o: o, claimed: true}
+		m.msgs[o.ID] = &outboxEntry{o: o, due: time.Now().Add(m.grace)}
 		out = append(out, o)
 	}
 	return out
@@ -93,7 +106,11 @@ func (m *memOutbox) MarkSent(_ context.Context, id int64) error {
 	if !ok {
 		return fmt.Errorf("outbox: no message %d", id)
 	}
-	e.sent, e.claimed = true, false
+	if m.failMarkSent > 0 {
+		m.failMarkSent--
+		return errors.New("outbox: connection refused")
+	}
+	e.sent = true
 	return nil
 }
 
@@ -104,27 +121,68 @@ func (m *memOutbox) Retry(_ context.Context, id int64, wait time.Duration, reaso
 	if !ok {
 		return fmt.Errorf("outbox: no message %d", id)
 	}
-	e.claimed, e.due = false, time.Now().Add(wait)
 	m.retries = append(m.retries, retryCall{id: id, wait: wait, reason: reason})
+	if !e.sent && !e.blocked {
+		e.due = time.Now().Add(wait)
+	}
+	return nil
+}
+
+func (m *memOutbox) Blocked(_ context.Context, id int64, reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.msgs[id]
+	if !ok {
+		return fmt.Errorf("outbox: no message %d", id)
+	}
+	m.blocked = append(m.blocked, retryCall{id: id, reason: reason})
+	e.blocked = true
 	return nil
 }
 
 func (m *memOutbox) Due(_ context.Context, limit int) ([]migrantbot.Outgoing, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := time.Now()
 	var ids []int64
 	for id, e := range m.msgs {
-		if !e.sent && !e.claimed && !e.due.After(time.Now()) {
+		if !e.sent && !e.blocked && !e.due.After(now) {
 			ids = append(ids, id)
 		}
 	}
 	slices.Sort(ids)
 	var out []migrantbot.Outgoing
 	for _, id := range ids[:min(limit, len(ids))] {
-		m.msgs[id].claimed = true
+		m.msgs[id].due = now.Add(m.lease)
 		out = append(out, m.msgs[id].o)
 	}
+	m.dues++
 	return out, nil
+}
+
+func (m *memOutbox) setFailMarkSent(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failMarkSent = n
+}
+
+// dueCalls returns how many times Due was called.
+func (m *memOutbox) dueCalls() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dues
+}
+
+// waitAllSent waits until every message in the outbox is marked sent.
+func (m *memOutbox) waitAllSent(tb testing.TB, timeout time.Duration) {
+	tb.Helper()
+	m.mu.Lock()
+	var all []migrantbot.Outgoing
+	for _, e := range m.msgs {
+		all = append(all, e.o)
+	}
+	m.mu.Unlock()
+	m.waitSent(tb, all, timeout)
 }
 
 func (m *memOutbox) sent(id int64) bool {
@@ -151,6 +209,12 @@ func (m *memOutbox) retryCalls() []retryCall {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.retries)
+}
+
+func (m *memOutbox) blockedCalls() []retryCall {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.blocked)
 }
 
 // handled is one call of the test handler.
@@ -247,6 +311,9 @@ func newHarness(tb testing.TB, opt Options) *harness {
 	if opt.PollTimeout == 0 {
 		opt.PollTimeout = 1 // short, so that cancelled polls end fast in the double
 	}
+	if opt.APIURL == "" {
+		opt.APIURL = tg.URL
+	}
 	b := New(api, rec.handle, ob, logger, opt)
 	b.retryMin, b.retryMax = 10*time.Millisecond, 50*time.Millisecond
 	b.pollWaitMin, b.pollWaitMax = 10*time.Millisecond, 100*time.Millisecond
@@ -281,6 +348,27 @@ func (h *harness) poll(tb testing.TB) (stop func()) {
 	return stop
 }
 
+// runOutbox runs the outbox worker until the test ends, as cmd runs it next
+// to the polling; the messages a delivery hands back to the outbox (a chat's
+// pace, a 429, a failure) reach Telegram through it.
+func (h *harness) runOutbox(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.bot.RunOutbox(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("RunOutbox returned %v, want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			tb.Errorf("RunOutbox did not return after cancel")
+		}
+	})
+}
+
 // noRejected fails the test if Telegram would have refused any call.
 func (h *harness) noRejected(tb testing.TB) {
 	tb.Helper()
@@ -297,4 +385,15 @@ func parsedPlain(tb testing.TB, text string) string {
 		tb.Fatalf("ParseHTML: %v", err)
 	}
 	return plain
+}
+
+// callsTo returns the calls of method for chatID, in order.
+func callsTo(tg *telegramtest.Server, method string, chatID int64) []telegramtest.Call {
+	var out []telegramtest.Call
+	for _, c := range tg.Calls(method) {
+		if c.Params["chat_id"] == strconv.FormatInt(chatID, 10) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -41,6 +41,7 @@ const (
 	StateEmail         = "email"
 	StateReview        = "review"
 	StateCancelConfirm = "cancel_confirm"
+	StateFollowUp      = "follow_up" // adding a message to a submitted appeal
 )
 
 // appealSteps are the questions of the appeal after consent, in order.
@@ -67,6 +68,7 @@ const (
 	evDiscard        = "discard"
 	evResume         = "resume_" // + the state resumed
 	evEdit           = "edit_"   // + the state edited
+	evFollowUp       = "follow_up"
 )
 
 // Limits of answers.
@@ -84,8 +86,19 @@ const (
 // ConsentVersion names the privacy notice shown before an appeal.
 const ConsentVersion = "2026-11-26"
 
+// Options configure the dialogs.
+type Options struct {
+	// StaffChatID is a Telegram group told of new appeals; 0 for none.
+	StaffChatID int64
+	// StaffLang is the language of the group's announcements.
+	StaffLang string
+	// ConsoleURL is the staff console's address, linked from announcements.
+	ConsoleURL string
+}
+
 // Engine runs the dialogs.
 type Engine struct {
+	opt    Options
 	cat    *locales.Catalog
 	events fsm.Events
 	topics map[string]topicRef // topic id → its category and sources
@@ -97,8 +110,11 @@ type topicRef struct {
 }
 
 // New returns an Engine speaking the languages of cat.
-func New(cat *locales.Catalog) (*Engine, error) {
-	e := &Engine{cat: cat, events: events(), topics: map[string]topicRef{}}
+func New(cat *locales.Catalog, opt Options) (*Engine, error) {
+	if opt.StaffLang == "" {
+		opt.StaffLang = "az"
+	}
+	e := &Engine{opt: opt, cat: cat, events: events(), topics: map[string]topicRef{}}
 	if len(cat.Rights.Categories) == 0 {
 		return nil, errors.New("flows: the rights information has no categories")
 	}
@@ -112,14 +128,15 @@ func New(cat *locales.Catalog) (*Engine, error) {
 
 // events builds the transitions of the dialog.
 func events() fsm.Events {
-	all := append([]string{StateNew, StateLanguage, StateMenu, StateRights, StateConsent, StateReview, StateCancelConfirm}, appealSteps...)
+	all := append([]string{StateNew, StateLanguage, StateMenu, StateRights, StateConsent, StateReview, StateCancelConfirm, StateFollowUp}, appealSteps...)
 	intake := append([]string{StateConsent, StateReview}, appealSteps...)
 	ev := fsm.Events{
 		{Name: evLanguage, Src: all, Dst: StateLanguage},
 		{Name: evChooseLanguage, Src: []string{StateLanguage}, Dst: StateMenu},
 		{Name: evMenu, Src: all, Dst: StateMenu},
 		{Name: evRights, Src: all, Dst: StateRights},
-		{Name: evStartAppeal, Src: []string{StateMenu, StateRights}, Dst: StateConsent},
+		{Name: evStartAppeal, Src: []string{StateMenu, StateRights, StateFollowUp}, Dst: StateConsent},
+		{Name: evFollowUp, Src: []string{StateMenu, StateRights, StateFollowUp, StateLanguage}, Dst: StateFollowUp},
 		{Name: evAgree, Src: []string{StateConsent}, Dst: appealSteps[0]},
 		{Name: evDecline, Src: []string{StateConsent}, Dst: StateMenu},
 		{Name: evBack, Src: []string{StateSurname}, Dst: StateConsent},
@@ -142,7 +159,7 @@ func events() fsm.Events {
 	// A kept draft is resumed at its question from the menu, or after the
 	// person chose not to cancel.
 	for _, st := range intake {
-		ev = append(ev, fsm.EventDesc{Name: evResume + st, Src: []string{StateMenu, StateRights, StateCancelConfirm, StateLanguage}, Dst: st})
+		ev = append(ev, fsm.EventDesc{Name: evResume + st, Src: []string{StateMenu, StateRights, StateCancelConfirm, StateLanguage, StateFollowUp}, Dst: st})
 	}
 	return ev
 }
@@ -187,7 +204,7 @@ func (e *Engine) Step(s migrantbot.Session, in migrantbot.Input, rec migrantbot.
 	if t.from == StatePhone && t.s.State != StatePhone {
 		t.closeContactKeyboard()
 	}
-	return migrantbot.Turn{Session: t.s, Messages: t.out, Notice: t.notice, Submit: t.submit}, nil
+	return migrantbot.Turn{Session: t.s, Messages: t.out, Notice: t.notice, Submit: t.submit, FollowUps: t.followups, Others: t.others}, nil
 }
 
 // guessLanguage maps Telegram's language_code to a language the bot speaks.

@@ -33,6 +33,21 @@ func (f *fakeRecords) NextReference() (string, error) {
 
 func (f *fakeRecords) AppealsOf(int64) ([]migrantbot.AppealSummary, error) { return f.appeals, nil }
 
+func (f *fakeRecords) AppealOf(userID int64, ref string) (migrantbot.AppealDetail, error) {
+	for _, a := range f.appeals {
+		if a.Reference == ref && userID == 42 {
+			return migrantbot.AppealDetail{
+				Appeal: migrantbot.Appeal{Reference: ref, Category: a.Category, Status: a.Status, SubmittedAt: a.SubmittedAt},
+				Thread: []migrantbot.ThreadEntry{
+					{Kind: migrantbot.EntryStatus, Status: migrantbot.StatusInReview, At: now},
+					{Kind: migrantbot.EntryReply, Text: "Please send <the> decision", At: now},
+				},
+			}, nil
+		}
+	}
+	return migrantbot.AppealDetail{}, migrantbot.Errorf(migrantbot.ENOTFOUND, "no appeal %s", ref)
+}
+
 // chat drives one conversation through the engine.
 type chat struct {
 	tb   testing.TB
@@ -49,7 +64,7 @@ func newEngine(tb testing.TB) *Engine {
 	if err != nil {
 		tb.Fatalf("load locales: %v", err)
 	}
-	e, err := New(cat)
+	e, err := New(cat, Options{})
 	if err != nil {
 		tb.Fatalf("new engine: %v", err)
 	}
@@ -583,7 +598,7 @@ func TestMyAppeals(t *testing.T) {
 
 func TestEveryStateAnswersEveryKindOfInput(t *testing.T) {
 	e := newEngine(t)
-	states := append([]string{StateLanguage, StateMenu, StateRights, StateConsent, StateReview, StateCancelConfirm}, appealSteps...)
+	states := append([]string{StateLanguage, StateMenu, StateRights, StateConsent, StateReview, StateCancelConfirm, StateFollowUp}, appealSteps...)
 	inputs := []migrantbot.Input{
 		text("hello"), text(strings.Repeat("long ", 900)), {Kind: migrantbot.InputUnsupported},
 		{Kind: migrantbot.InputEdited}, {Kind: migrantbot.InputContact, Phone: "+994501234567"},
@@ -595,7 +610,7 @@ func TestEveryStateAnswersEveryKindOfInput(t *testing.T) {
 	for _, st := range states {
 		for _, in := range inputs {
 			c := newChat(t, e)
-			c.s = migrantbot.Session{ChatID: 1, UserID: 1, Lang: "ru", State: st, Draft: fullDraft()}
+			c.s = migrantbot.Session{ChatID: 1, UserID: 1, Lang: "ru", State: st, Draft: fullDraft(), Cursor: "AP-2026-000007"}
 			c.send(in) // send fails the test when there is no answer
 		}
 	}
@@ -652,6 +667,85 @@ func TestLeavingThePhoneQuestionHidesItsKeyboard(t *testing.T) {
 		}
 		if !removed {
 			t.Errorf("%+v: the contact keyboard stays after leaving the phone question", in)
+		}
+	}
+}
+
+func TestFollowUp(t *testing.T) {
+	e := newEngine(t)
+	c := newChat(t, e)
+	c.toMenu()
+	c.rec.appeals = []migrantbot.AppealSummary{{Reference: "AP-2026-000007", Category: "labour", Status: migrantbot.StatusInReview, SubmittedAt: now}}
+	c.press("m:mine")
+	c.press("v:AP-2026-000007")
+	page := c.last.Messages[0].Text
+	if !strings.Contains(page, "Please send &lt;the&gt; decision") || !strings.Contains(page, c.msg("thread_office")) {
+		t.Errorf("appeal page does not show the office's reply escaped: %q", page)
+	}
+	c.press("v:AP-2026-000007:add")
+	c.wantState(StateFollowUp)
+	c.text("Here is the decision you asked for.")
+	c.wantSaid("follow_up_saved")
+	if len(c.last.FollowUps) != 1 || c.last.FollowUps[0].Reference != "AP-2026-000007" || c.last.FollowUps[0].Text != "Here is the decision you asked for." {
+		t.Fatalf("follow-ups: %+v", c.last.FollowUps)
+	}
+	// An album is added whole but answered once.
+	photo := func(id string) migrantbot.Input {
+		return migrantbot.Input{Kind: migrantbot.InputFile, File: &migrantbot.Attachment{FileID: id, FileUniqueID: id, Kind: "photo", Size: 10, MediaGroupID: "g"}}
+	}
+	c.send(photo("p1"))
+	turn, err := e.Step(c.s, photo("p2"), c.rec)
+	if err != nil || len(turn.FollowUps) != 1 || len(turn.Messages) != 0 {
+		t.Fatalf("second album photo: %v, %d follow-ups, %d messages", err, len(turn.FollowUps), len(turn.Messages))
+	}
+	c.s = turn.Session
+	c.send(migrantbot.Input{Kind: migrantbot.InputUnsupported})
+	c.wantSaid("err_unsupported")
+	c.press("v:AP-2026-000007")
+	c.wantState(StateMenu)
+	// Someone else's appeal, or one that does not exist, is a stale button.
+	c.send(button("v:AP-2026-999999:add"))
+	c.wantSaid("err_stale")
+	c.wantState(StateMenu)
+}
+
+func TestNotifications(t *testing.T) {
+	e := newEngine(t)
+	for _, lang := range e.Languages() {
+		m := e.StatusChanged(lang, "AP-2026-000001", migrantbot.StatusRejected, "Not <our> mandate")
+		if !strings.Contains(m.Text, "AP-2026-000001") || !strings.Contains(m.Text, "Not &lt;our&gt; mandate") || len(m.Buttons) != 1 {
+			t.Errorf("%s: status message %q", lang, m.Text)
+		}
+		r := e.Reply(lang, "AP-2026-000001", "Call us & bring <papers>")
+		if !strings.Contains(r.Text, "Call us &amp; bring &lt;papers&gt;") || r.Buttons[0][0].Data != "v:AP-2026-000001:add" {
+			t.Errorf("%s: reply %q %v", lang, r.Text, r.Buttons)
+		}
+	}
+}
+
+func TestStaffGroupIsToldOfNewAppeals(t *testing.T) {
+	cat, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(cat, Options{StaffChatID: -1001, ConsoleURL: "https://console.example.org/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newChat(t, e)
+	c.toMenu()
+	c.fillAppeal()
+	c.press("a:review:submit")
+	if len(c.last.Others) != 1 || c.last.Others[0].ChatID != -1001 {
+		t.Fatalf("announcements: %+v", c.last.Others)
+	}
+	text := c.last.Others[0].Message.Text
+	if !strings.Contains(text, "AP-2026-000001") || !strings.Contains(text, "https://console.example.org/appeals/AP-2026-000001") {
+		t.Errorf("announcement: %q", text)
+	}
+	for _, personal := range []string{"Aliyev", "Rustam", "994501234567", "Nizami", "not paid"} {
+		if strings.Contains(text, personal) {
+			t.Errorf("announcement shows personal data %q: %q", personal, text)
 		}
 	}
 }

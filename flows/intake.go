@@ -317,8 +317,24 @@ func (t *turn) submitDraft() error {
 	if err := t.move(evSubmit); err != nil {
 		return err
 	}
+	if t.e.opt.StaffChatID != 0 {
+		t.others = append(t.others, migrantbot.Outgoing{ChatID: t.e.opt.StaffChatID, Message: t.e.announce(a)})
+	}
 	t.notice = t.tr("submitted_notice")
 	t.say(t.tr("submitted", data{"Reference": esc(ref)}))
 	t.menuScreen()
 	return nil
+}
+
+// announce renders the staff group's note of a new appeal: no personal
+// details, only what lets staff find and triage it.
+func (e *Engine) announce(a migrantbot.Appeal) migrantbot.Message {
+	t := &turn{e: e, lang: e.opt.StaffLang}
+	text := t.tr("staff_new_appeal", data{"Reference": esc(a.Reference), "Category": t.tr("cat_" + a.Category),
+		"Country": t.countryName(a.Country), "Language": esc(a.Language)})
+	if e.opt.ConsoleURL != "" {
+		link := strings.TrimRight(e.opt.ConsoleURL, "/") + "/appeals/" + a.Reference
+		text += "\n" + `<a href="` + esc(link) + `">` + esc(link) + "</a>"
+	}
+	return migrantbot.Message{Text: text}
 }

@@ -84,7 +84,7 @@ func (t *turn) startAppeal() error {
 	return t.go_(evStartAppeal)
 }
 
-// myAppeals lists the person's appeals with their status.
+// myAppeals lists the person's appeals with their status; each opens its page.
 func (t *turn) myAppeals(inPlace bool) error {
 	if t.rec == nil {
 		return errNoRecords
@@ -97,8 +97,11 @@ func (t *turn) myAppeals(inPlace bool) error {
 	b.WriteString("<b>" + t.tr("mine_title") + "</b>\n")
 	if len(list) == 0 {
 		b.WriteString("\n" + t.tr("mine_none"))
+	} else {
+		b.WriteString(t.tr("mine_hint") + "\n")
 	}
 	const shown = 20 // keeps the list to one screen and one message
+	var rows [][]migrantbot.Button
 	for i, a := range list {
 		if i == shown {
 			b.WriteString("\n" + t.tr("mine_more", data{"Count": len(list) - shown}))
@@ -106,12 +109,13 @@ func (t *turn) myAppeals(inPlace bool) error {
 		}
 		fmt.Fprintf(&b, "\n<b>%s</b> · %s\n%s · %s\n", esc(a.Reference), a.SubmittedAt.Format("02.01.2006"),
 			t.tr("cat_"+a.Category), t.tr("status_"+string(a.Status)))
+		rows = append(rows, []migrantbot.Button{{Text: a.Reference + " · " + t.tr("status_"+string(a.Status)), Data: "v:" + a.Reference}})
 	}
-	menu := []migrantbot.Button{t.button("btn_main_menu", "m:menu")}
+	rows = append(rows, []migrantbot.Button{t.button("btn_main_menu", "m:menu")})
 	if inPlace {
-		t.sayInPlace(b.String(), menu)
+		t.sayInPlace(b.String(), rows...)
 	} else {
-		t.say(b.String(), menu)
+		t.say(b.String(), rows...)
 	}
 	return nil
 }

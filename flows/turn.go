@@ -23,6 +23,9 @@ type turn struct {
 	out    []migrantbot.Message
 	notice string
 	submit *migrantbot.Appeal
+	// followups and others are the turn's effects besides the submitted appeal.
+	followups []migrantbot.FollowUp
+	others    []migrantbot.Outgoing
 }
 
 // data is the template data of a localized message.
@@ -91,6 +94,9 @@ func (t *turn) dispatch() error {
 	if isIntake(t.s.State) {
 		return t.answer()
 	}
+	if t.s.State == StateFollowUp {
+		return t.followUp()
+	}
 	if in.Kind == migrantbot.InputUnsupported {
 		t.say(t.tr("err_unsupported"))
 	} else {
@@ -133,6 +139,8 @@ func (t *turn) repeat() error {
 		t.menuScreen()
 	case st == StateRights:
 		t.rightsScreen()
+	case st == StateFollowUp:
+		t.followUpQuestion()
 	case isIntake(st):
 		t.question()
 	default:
@@ -169,6 +177,9 @@ func (t *turn) command() error {
 		return nil
 	case "cancel":
 		switch {
+		case t.s.State == StateFollowUp:
+			t.s.Cursor = ""
+			return t.toMenu()
 		case t.s.State == StateCancelConfirm:
 			return t.repeat()
 		case isIntake(t.s.State):
@@ -212,6 +223,8 @@ func (t *turn) pressed() error {
 		return t.menuItem(arg)
 	case "r":
 		return t.rights(arg)
+	case "v":
+		return t.appealButton(arg)
 	case "a":
 		state, action, _ := strings.Cut(arg, ":")
 		if state != t.s.State {

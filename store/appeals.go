@@ -13,51 +13,73 @@ import (
 // querier is what both a pool and a transaction can run.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// appealColumns are the columns of an Appeal, attachments aside, in the
+// order scanAppeal reads them; the appeals table is aliased a.
+const appealColumns = `a.reference, a.user_id, a.chat_id, a.language, a.status, a.consent_at, a.consent_version,
+	a.surname, a.first_name, a.patronymic, a.citizenship, a.country, a.city, a.address,
+	a.category, a.authority, a.occurred, a.over_one_year, a.description, a.phone, a.phone_shared, a.email, a.submitted_at`
+
+// scanAppeal reads the columns of appealColumns, then extra.
+func scanAppeal(row pgx.Row, extra ...any) (migrantbot.Appeal, error) {
+	var (
+		a         migrantbot.Appeal
+		status    string
+		consentAt *time.Time
+	)
+	dest := append([]any{&a.Reference, &a.UserID, &a.ChatID, &a.Language, &status, &consentAt, &a.ConsentVersion,
+		&a.Surname, &a.FirstName, &a.Patronymic, &a.Citizenship, &a.Country, &a.City, &a.Address,
+		&a.Category, &a.Authority, &a.When, &a.OverOneYear, &a.Description, &a.Phone, &a.PhoneShared, &a.Email, &a.SubmittedAt},
+		extra...)
+	if err := row.Scan(dest...); err != nil {
+		return migrantbot.Appeal{}, err
+	}
+	a.Status = migrantbot.Status(status)
+	if consentAt != nil {
+		a.ConsentAt = *consentAt
+	}
+	return a, nil
+}
+
+// attachmentsSQL lists the attachments of the appeal with reference $1.
+const attachmentsSQL = `SELECT t.file_id, t.file_unique_id, t.kind, t.size, t.file_name, t.mime_type, t.caption, t.media_group_id
+	FROM attachments t JOIN appeals a ON a.id = t.appeal_id
+	WHERE a.reference = $1 ORDER BY t.position, t.id`
+
+// collectAttachments reads the rows of attachmentsSQL; nil when none.
+func collectAttachments(rows pgx.Rows) ([]migrantbot.Attachment, error) {
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (migrantbot.Attachment, error) {
+		var f migrantbot.Attachment
+		err := row.Scan(&f.FileID, &f.FileUniqueID, &f.Kind, &f.Size, &f.FileName, &f.MimeType, &f.Caption, &f.MediaGroupID)
+		return f, err
+	})
+	if len(list) == 0 {
+		list = nil
+	}
+	return list, err
 }
 
 // Appeal returns the appeal with the given reference, with its attachments
 // in the order they were added. Returns ENOTFOUND if there is none.
 func (s *Store) Appeal(ctx context.Context, reference string) (migrantbot.Appeal, error) {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT reference, user_id, chat_id, language, status, consent_at, consent_version,
-			surname, first_name, patronymic, citizenship, country, city, address,
-			category, authority, occurred, over_one_year, description, phone, phone_shared, email, submitted_at
-		FROM appeals WHERE reference = $1`, reference)
-	b.Queue(`SELECT t.file_id, t.file_unique_id, t.kind, t.size, t.file_name, t.mime_type, t.caption, t.media_group_id
-		FROM attachments t JOIN appeals a ON a.id = t.appeal_id
-		WHERE a.reference = $1 ORDER BY t.position, t.id`, reference)
+	b.Queue(`SELECT `+appealColumns+` FROM appeals a WHERE a.reference = $1`, reference)
+	b.Queue(attachmentsSQL, reference)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 
-	var (
-		a         migrantbot.Appeal
-		status    string
-		consentAt *time.Time
-	)
-	err := br.QueryRow().Scan(&a.Reference, &a.UserID, &a.ChatID, &a.Language, &status, &consentAt, &a.ConsentVersion,
-		&a.Surname, &a.FirstName, &a.Patronymic, &a.Citizenship, &a.Country, &a.City, &a.Address,
-		&a.Category, &a.Authority, &a.When, &a.OverOneYear, &a.Description, &a.Phone, &a.PhoneShared, &a.Email, &a.SubmittedAt)
+	a, err := scanAppeal(br.QueryRow())
 	if err != nil {
 		return migrantbot.Appeal{}, fmt.Errorf("store: appeal %s: %w", reference, notFound(err, "no appeal %s", reference))
-	}
-	a.Status = migrantbot.Status(status)
-	if consentAt != nil {
-		a.ConsentAt = *consentAt
 	}
 	rows, err := br.Query()
 	if err != nil {
 		return migrantbot.Appeal{}, fmt.Errorf("store: appeal %s: attachments: %w", reference, err)
 	}
-	a.Attachments, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (migrantbot.Attachment, error) {
-		var f migrantbot.Attachment
-		err := row.Scan(&f.FileID, &f.FileUniqueID, &f.Kind, &f.Size, &f.FileName, &f.MimeType, &f.Caption, &f.MediaGroupID)
-		return f, err
-	})
-	if err != nil {
+	if a.Attachments, err = collectAttachments(rows); err != nil {
 		return migrantbot.Appeal{}, fmt.Errorf("store: appeal %s: attachments: %w", reference, err)
-	}
-	if len(a.Attachments) == 0 {
-		a.Attachments = nil
 	}
 	if err := br.Close(); err != nil {
 		return migrantbot.Appeal{}, fmt.Errorf("store: appeal %s: %w", reference, err)

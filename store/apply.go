@@ -21,14 +21,17 @@ const firstDeliveryGrace = 30 * time.Second
 // Apply is the unit of work of one update. In one transaction it locks the
 // session of u.ChatID (creating it when new), records u.ID as processed, runs
 // step on the session, and saves the new session, the person's language, the
-// submitted appeal with its attachments and the turn's messages (into the
-// outbox). The session lock serializes the updates of one chat across all
+// submitted appeal with its attachments, the follow-ups the person added to
+// their appeals (thread entries that mark the appeal as having news), and
+// the turn's messages and its messages to other chats (into the outbox). The session lock serializes the updates of one chat across all
 // instances; different chats proceed in parallel.
 //
 // An update whose id was applied before runs nothing and returns an error
 // wrapping migrantbot.ErrDuplicate (code EDUPLICATE). When step fails nothing
 // is saved, the update id included, so the update can be retried; the error is
-// returned wrapped. An appeal whose reference is taken returns ECONFLICT.
+// returned wrapped. An appeal whose reference is taken returns ECONFLICT; a
+// follow-up to an appeal that is not the person's, or one with neither text
+// nor file, returns EINVALID, and nothing is saved either.
 func (s *Store) Apply(ctx context.Context, u migrantbot.Update, step migrantbot.StepFunc) (migrantbot.Handled, error) {
 	begin := time.Now()
 	var (
@@ -127,7 +130,8 @@ func decodeSession(chatID, userID int64, data []byte, version int64) (migrantbot
 }
 
 // saveTurn writes what the step decided: the session, the person's language,
-// the submitted appeal and the outbox messages, in one round trip.
+// the submitted appeal, the follow-ups and the outbox messages, in one round
+// trip.
 func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbot.Session, turn migrantbot.Turn) (migrantbot.Handled, error) {
 	next := turn.Session
 	// The step cannot move the session to another chat or rewrite history.
@@ -140,10 +144,39 @@ func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbo
 	if err != nil {
 		return migrantbot.Handled{}, fmt.Errorf("encode session: %w", err)
 	}
-	payloads := make([][]byte, len(turn.Messages))
-	for i, m := range turn.Messages {
-		if payloads[i], err = json.Marshal(m); err != nil {
+	// The turn's messages go to the chat, then the others to theirs; all are
+	// returned for delivery right after the commit.
+	outgoing := make([]migrantbot.Outgoing, 0, len(turn.Messages)+len(turn.Others))
+	for _, m := range turn.Messages {
+		outgoing = append(outgoing, migrantbot.Outgoing{ChatID: u.ChatID, Message: m})
+	}
+	for _, o := range turn.Others {
+		if o.ChatID == 0 {
+			return migrantbot.Handled{}, migrantbot.Errorf(migrantbot.EINVALID, "message to another chat without a chat")
+		}
+		outgoing = append(outgoing, migrantbot.Outgoing{ChatID: o.ChatID, Message: o.Message})
+	}
+	payloads := make([][]byte, len(outgoing))
+	for i, o := range outgoing {
+		if payloads[i], err = json.Marshal(o.Message); err != nil {
 			return migrantbot.Handled{}, fmt.Errorf("encode message: %w", err)
+		}
+	}
+	// A follow-up is only ever for an appeal of the person whose session
+	// this is, whatever the step says.
+	owner := old.UserID
+	if owner == 0 {
+		owner = next.UserID
+	}
+	followUps := make([][]byte, len(turn.FollowUps))
+	for i, f := range turn.FollowUps {
+		if f.Text == "" && f.File == nil {
+			return migrantbot.Handled{}, migrantbot.Errorf(migrantbot.EINVALID, "follow-up to %s has neither text nor file", f.Reference)
+		}
+		if f.File != nil {
+			if followUps[i], err = json.Marshal(f.File); err != nil {
+				return migrantbot.Handled{}, fmt.Errorf("encode follow-up file: %w", err)
+			}
 		}
 	}
 
@@ -154,9 +187,11 @@ func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbo
 	if saveUser {
 		// The WHERE skips a write (and a dead row) when nothing changed, which
 		// is the case for almost every update.
+		// A person who writes to the bot has not blocked it (any more).
 		b.Queue(`INSERT INTO users (user_id, chat_id, language) VALUES ($1, $2, $3)
-			ON CONFLICT (user_id) DO UPDATE SET chat_id = EXCLUDED.chat_id, language = EXCLUDED.language, updated_at = now()
-			WHERE users.chat_id <> EXCLUDED.chat_id OR users.language <> EXCLUDED.language`,
+			ON CONFLICT (user_id) DO UPDATE SET chat_id = EXCLUDED.chat_id, language = EXCLUDED.language,
+				blocked_at = NULL, updated_at = now()
+			WHERE users.chat_id <> EXCLUDED.chat_id OR users.language <> EXCLUDED.language OR users.blocked_at IS NOT NULL`,
 			next.UserID, next.ChatID, next.Lang)
 	}
 	var appeal *migrantbot.Appeal
@@ -177,9 +212,15 @@ func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbo
 		appeal = &a
 		queueAppeal(b, appeal)
 	}
-	for _, p := range payloads {
+	for i, f := range turn.FollowUps {
+		b.Queue(`WITH a AS (
+				UPDATE appeals SET has_news = true, updated_at = now() WHERE reference = $1 AND user_id = $2 RETURNING id)
+			INSERT INTO thread_entries (appeal_id, kind, text, attachment)
+			SELECT id, '`+migrantbot.EntryMigrant+`', $3, $4 FROM a RETURNING id`, f.Reference, owner, f.Text, followUps[i])
+	}
+	for i, p := range payloads {
 		b.Queue(`INSERT INTO outbox (chat_id, payload, next_attempt_at) VALUES ($1, $2, now() + $3::bigint * interval '1 microsecond')
-			RETURNING id`, u.ChatID, p, firstDeliveryGrace.Microseconds())
+			RETURNING id`, outgoing[i].ChatID, p, firstDeliveryGrace.Microseconds())
 	}
 
 	br := tx.SendBatch(ctx, b)
@@ -206,16 +247,23 @@ func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbo
 			}
 		}
 	}
-	handled := migrantbot.Handled{Notice: turn.Notice}
-	if len(turn.Messages) > 0 {
-		handled.Outgoing = make([]migrantbot.Outgoing, len(turn.Messages))
-	}
-	for i, m := range turn.Messages {
+	for _, f := range turn.FollowUps {
 		var id int64
 		if err := br.QueryRow().Scan(&id); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return migrantbot.Handled{}, migrantbot.Errorf(migrantbot.EINVALID, "appeal %s is not the person's", f.Reference)
+			}
+			return migrantbot.Handled{}, fmt.Errorf("add follow-up to %s: %w", f.Reference, err)
+		}
+	}
+	handled := migrantbot.Handled{Notice: turn.Notice}
+	for i := range outgoing {
+		if err := br.QueryRow().Scan(&outgoing[i].ID); err != nil {
 			return migrantbot.Handled{}, fmt.Errorf("queue message: %w", err)
 		}
-		handled.Outgoing[i] = migrantbot.Outgoing{ID: id, ChatID: u.ChatID, Message: m}
+	}
+	if len(outgoing) > 0 {
+		handled.Outgoing = outgoing
 	}
 	if err := br.Close(); err != nil {
 		return migrantbot.Handled{}, fmt.Errorf("save turn: %w", err)

@@ -34,7 +34,7 @@ func (s *Store) Due(ctx context.Context, limit int) ([]migrantbot.Outgoing, erro
 			UPDATE outbox SET attempts = attempts + 1, next_attempt_at = now() + $2::bigint * interval '1 microsecond'
 			WHERE id IN (
 				SELECT id FROM outbox
-				WHERE sent_at IS NULL AND next_attempt_at <= now()
+				WHERE sent_at IS NULL AND blocked_at IS NULL AND next_attempt_at <= now()
 				ORDER BY id LIMIT $1
 				FOR UPDATE SKIP LOCKED)
 			RETURNING id, chat_id, payload)
@@ -68,27 +68,58 @@ func (s *Store) Due(ctx context.Context, limit int) ([]migrantbot.Outgoing, erro
 	return out, nil
 }
 
-// MarkSent records that message id reached Telegram. Marking a message sent
-// twice keeps the first time. Returns ENOTFOUND if there is no such message.
+// MarkSent records that message id reached Telegram, and that its chat is
+// reachable: a person marked as having blocked the bot is not any more.
+// Marking a message sent twice keeps the first time. Returns ENOTFOUND if
+// there is no such message.
 func (s *Store) MarkSent(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET sent_at = now(), last_error = '' WHERE id = $1 AND sent_at IS NULL`, id)
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH sent AS (
+			UPDATE outbox SET sent_at = now(), blocked_at = NULL, last_error = '' WHERE id = $1 AND sent_at IS NULL
+			RETURNING chat_id),
+		reachable AS (
+			UPDATE users SET blocked_at = NULL WHERE blocked_at IS NOT NULL AND chat_id IN (SELECT chat_id FROM sent))
+		SELECT count(*) FROM sent`, id).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("store: mark message %d sent: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return s.outboxExists(ctx, id, "mark message %d sent")
+	}
+	return nil
+}
+
+// Blocked records that message id cannot be delivered because the person
+// blocked the bot: the message is not tried again, and the person of its
+// chat is marked blocked until a message reaches them. reason is kept as
+// the message's last error. A message already sent or blocked stays as it
+// is. Returns ENOTFOUND if there is no such message.
+func (s *Store) Blocked(ctx context.Context, id int64, reason string) error {
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH blocked AS (
+			UPDATE outbox SET blocked_at = now(), last_error = $2 WHERE id = $1 AND sent_at IS NULL AND blocked_at IS NULL
+			RETURNING chat_id),
+		person AS (
+			UPDATE users SET blocked_at = now() WHERE blocked_at IS NULL AND chat_id IN (SELECT chat_id FROM blocked))
+		SELECT count(*) FROM blocked`, id, truncate(reason, maxReasonBytes)).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("store: mark message %d blocked: %w", id, err)
+	}
+	if n == 0 {
+		return s.outboxExists(ctx, id, "mark message %d blocked")
 	}
 	return nil
 }
 
 // Retry schedules message id to be tried again after wait, keeping reason
 // (a delivery error, without personal data) for the staff. A message already
-// sent stays sent. Returns ENOTFOUND if there is no such message.
+// sent stays sent, one blocked stays blocked. Returns ENOTFOUND if there is
+// no such message.
 func (s *Store) Retry(ctx context.Context, id int64, wait time.Duration, reason string) error {
 	wait = max(wait, 0)
 	reason = truncate(reason, maxReasonBytes)
 	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET next_attempt_at = now() + $2::bigint * interval '1 microsecond', last_error = $3
-		WHERE id = $1 AND sent_at IS NULL`, id, wait.Microseconds(), reason)
+		WHERE id = $1 AND sent_at IS NULL AND blocked_at IS NULL`, id, wait.Microseconds(), reason)
 	if err != nil {
 		return fmt.Errorf("store: retry message %d: %w", id, err)
 	}
@@ -98,7 +129,7 @@ func (s *Store) Retry(ctx context.Context, id int64, wait time.Duration, reason 
 	return nil
 }
 
-// outboxExists tells an already sent message (nil) from a missing one
+// outboxExists tells an already sent or blocked message (nil) from a missing one
 // (ENOTFOUND), after an update that changed no row.
 func (s *Store) outboxExists(ctx context.Context, id int64, doing string) error {
 	var exists bool

@@ -78,3 +78,12 @@ func notFound(err error, format string, args ...any) error {
 	}
 	return err
 }
+
+// notFoundAs converts pgx.ErrNoRows into an error of the given code, for a
+// missing row that makes a request invalid rather than not found.
+func notFoundAs(err error, code, format string, args ...any) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return migrantbot.Errorf(code, format, args...)
+	}
+	return err
+}

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"migrantbot"
@@ -23,10 +24,21 @@ type Sent interface {
 	MarkSent(ctx context.Context, id int64) error
 }
 
+// Inbox is the outbox seen from the terminal person's side: messages for
+// their chat written outside the dialog, such as the office's replies.
+type Inbox interface {
+	Sent
+	DueFor(ctx context.Context, chatID int64, limit int) ([]migrantbot.Outgoing, error)
+}
+
 // Options configure a terminal chat.
 type Options struct {
 	ChatID       int64  // the chat and user id the terminal person has
 	LanguageCode string // what Telegram would report, e.g. from $LANG
+	// Inbox, when set, is checked every PollEvery for messages the office
+	// sent to the person, which are then shown as they arrive.
+	Inbox     Inbox
+	PollEvery time.Duration
 }
 
 // choice is a numbered button on screen.
@@ -38,6 +50,7 @@ type choice struct {
 
 // Chat is one terminal conversation.
 type Chat struct {
+	mu      sync.Mutex // the dialog and the inbox both print
 	handle  migrantbot.HandleFunc
 	sent    Sent
 	out     io.Writer
@@ -69,8 +82,19 @@ Type a number to press a button, text to answer, /help for commands,
 	if err := c.send(ctx, migrantbot.Input{Kind: migrantbot.InputCommand, Command: "start"}); err != nil {
 		return err
 	}
+	if opt.Inbox != nil {
+		inboxErr := make(chan error, 1)
+		ctx, cancel := context.WithCancel(ctx)
+		defer func() {
+			cancel()
+			<-inboxErr
+		}()
+		go func() { inboxErr <- c.readInbox(ctx) }()
+	}
 	for {
+		c.mu.Lock()
 		fmt.Fprint(out, "> ")
+		c.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(out)
@@ -80,7 +104,9 @@ Type a number to press a button, text to answer, /help for commands,
 				fmt.Fprintln(out)
 				return nil
 			}
+			c.mu.Lock()
 			in, ok, err := c.input(line)
+			c.mu.Unlock()
 			if err != nil {
 				fmt.Fprintln(out, err)
 				continue
@@ -132,8 +158,47 @@ func (c *Chat) input(line string) (migrantbot.Input, bool, error) {
 	return in, true, nil
 }
 
+// readInbox shows the office's messages to the person as they arrive.
+func (c *Chat) readInbox(ctx context.Context) error {
+	every := c.opt.PollEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		due, err := c.opt.Inbox.DueFor(ctx, c.opt.ChatID, 20)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			fmt.Fprintf(c.out, "\n(could not read new messages: %v)\n> ", err)
+			continue
+		}
+		if len(due) == 0 {
+			continue
+		}
+		c.mu.Lock()
+		for _, o := range due {
+			c.show(o.Message)
+			if err := c.sent.MarkSent(ctx, o.ID); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(c.out, "(could not mark a message shown: %v)\n", err)
+			}
+		}
+		fmt.Fprint(c.out, "> ")
+		c.mu.Unlock()
+	}
+}
+
 // send applies one input and prints the answer.
 func (c *Chat) send(ctx context.Context, in migrantbot.Input) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	in.Now = time.Now()
 	in.LanguageCode = c.opt.LanguageCode
 	h, err := c.handle(ctx, migrantbot.Update{ChatID: c.opt.ChatID, UserID: c.opt.ChatID}, in)

@@ -2,8 +2,11 @@ package termchat
 
 import (
 	"context"
+	"io"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"migrantbot"
 )
@@ -72,4 +75,70 @@ func TestRun(t *testing.T) {
 	if len(sent.ids) != len(want) {
 		t.Errorf("marked %d messages sent, want %d", len(sent.ids), len(want))
 	}
+}
+
+// inbox is a fake outbox holding messages for the terminal's chat.
+type inbox struct {
+	sentLog
+	mu  sync.Mutex
+	due []migrantbot.Outgoing
+}
+
+func (b *inbox) DueFor(_ context.Context, chatID int64, limit int) ([]migrantbot.Outgoing, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []migrantbot.Outgoing
+	for _, o := range b.due {
+		if o.ChatID == chatID {
+			out = append(out, o)
+		}
+	}
+	b.due = nil
+	return out, nil
+}
+
+// TestInboxShowsTheOfficesMessages checks that a reply written by staff
+// appears in the terminal without the person typing anything.
+func TestInboxShowsTheOfficesMessages(t *testing.T) {
+	box := &inbox{due: []migrantbot.Outgoing{{ID: 9, ChatID: 5, Message: migrantbot.Message{Text: "Reply from the <b>office</b>"}}}}
+	handle := func(context.Context, migrantbot.Update, migrantbot.Input) (migrantbot.Handled, error) {
+		return migrantbot.Handled{}, nil
+	}
+	pr, pw := io.Pipe()
+	out := &lockedBuilder{}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), pr, out, handle, box, Options{ChatID: 5, Inbox: box, PollEvery: 10 * time.Millisecond})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "Reply from the office") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the office's message was not shown:\n%s", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(box.ids) != 1 || box.ids[0] != 9 {
+		t.Errorf("marked sent: %v, want [9]", box.ids)
+	}
+}
+
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

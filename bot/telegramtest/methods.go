@@ -598,13 +598,3 @@ func (s *Server) sendChatAction(_ context.Context, p map[string]string) (any, *a
 	}
 	return true, nil
 }
-
-func (s *Server) getFile(_ context.Context, p map[string]string) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, ok := s.files[p["file_id"]]
-	if !ok {
-		return nil, badRequest("invalid file_id")
-	}
-	return map[string]any{"file_id": p["file_id"], "file_unique_id": f.uniqueID, "file_size": f.size, "file_path": f.path}, nil
-}

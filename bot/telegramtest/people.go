@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -122,15 +123,6 @@ func (s *Server) SendContact(u User, phone string, own bool) int64 {
 	})
 }
 
-// newFile registers a file the bot can getFile; s.mu must be held.
-func (s *Server) newFile(kind string, size int64) (id, uniqueID string) {
-	s.fileSeq++
-	id = fmt.Sprintf("%s-%d", kind, s.fileSeq)
-	uniqueID = fmt.Sprintf("u%s-%d", kind, s.fileSeq)
-	s.files[id] = fileInfo{uniqueID: uniqueID, size: size, path: fmt.Sprintf("%ss/file_%d", kind, s.fileSeq)}
-	return id, uniqueID
-}
-
 // SendPhoto enqueues a photo in three sizes, with a caption and the media
 // group id of an album ("" for a single photo). The largest size's file id
 // is "photo-N" with N its sequence number, and its size is 150000 bytes.
@@ -141,7 +133,7 @@ func (s *Server) SendPhoto(u User, caption, mediaGroupID string) int64 {
 			side int
 			size int64
 		}{{90, 1500}, {320, 20000}, {1280, 150000}} {
-			id, uid := s.newFile("photo", sz.size)
+			id, uid := s.newFile("photo", sz.size, ".jpg")
 			sizes = append(sizes, map[string]any{"file_id": id, "file_unique_id": uid, "width": sz.side, "height": sz.side, "file_size": sz.size})
 		}
 		msg["photo"] = sizes
@@ -157,7 +149,7 @@ func (s *Server) SendPhoto(u User, caption, mediaGroupID string) int64 {
 // SendDocument enqueues a document.
 func (s *Server) SendDocument(u User, fileName, mime string, size int64, caption string) int64 {
 	return s.send(u, func(msg map[string]any) {
-		id, uid := s.newFile("document", size)
+		id, uid := s.newFile("document", size, fileExt(fileName))
 		msg["document"] = map[string]any{"file_id": id, "file_unique_id": uid, "file_name": fileName, "mime_type": mime, "file_size": size}
 		if caption != "" {
 			msg["caption"] = caption
@@ -165,10 +157,25 @@ func (s *Server) SendDocument(u User, fileName, mime string, size int64, caption
 	})
 }
 
+// fileExt is the extension Telegram keeps in the path of a document named
+// name: letters and digits only, "" when there is none.
+func fileExt(name string) string {
+	ext := path.Ext(name)
+	if len(ext) < 2 || len(ext) > 10 {
+		return ""
+	}
+	for _, r := range ext[1:] {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return ""
+		}
+	}
+	return strings.ToLower(ext)
+}
+
 // SendSticker enqueues a sticker.
 func (s *Server) SendSticker(u User) int64 {
 	return s.send(u, func(msg map[string]any) {
-		id, uid := s.newFile("sticker", 20000)
+		id, uid := s.newFile("sticker", 20000, ".webp")
 		msg["sticker"] = map[string]any{"file_id": id, "file_unique_id": uid, "width": 512, "height": 512, "is_animated": false, "emoji": "👍"}
 	})
 }
@@ -176,7 +183,7 @@ func (s *Server) SendSticker(u User) int64 {
 // SendVoice enqueues a voice message.
 func (s *Server) SendVoice(u User) int64 {
 	return s.send(u, func(msg map[string]any) {
-		id, uid := s.newFile("voice", 12000)
+		id, uid := s.newFile("voice", 12000, ".oga")
 		msg["voice"] = map[string]any{"file_id": id, "file_unique_id": uid, "duration": 3, "mime_type": "audio/ogg", "file_size": 12000}
 	})
 }

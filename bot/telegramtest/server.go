@@ -4,8 +4,12 @@
 // over 4096 characters, malformed HTML, callback data over 64 bytes, answers
 // to unknown callback queries...) with Telegram's descriptions.
 //
-// Tests drive it as the people in the chats: SendText, Press, SendContact...
-// and read what the bot did with Messages, WaitMessages, Calls and Rejected.
+// Tests drive it as the people in the chats: SendText, Press, SendContact,
+// SendPhoto... and read what the bot did with Messages, WaitMessages, Calls
+// and Rejected. It also serves the files of those updates, as getFile and
+// the /file/bot<token>/<path> download (SetFile gives a file the test's own
+// content), and fails on demand: FailNext for the next calls of a method,
+// Block for a person who blocked the bot, Down and Up for an outage.
 // It is meant to be used through the real client library, so a test proves
 // what the bot would do against Telegram.
 package telegramtest
@@ -121,6 +125,7 @@ type Server struct {
 	cbSeq      int
 	calls      []Call
 	faults     map[string][]fault
+	down       *fault // set while Down: every call fails so
 	blocked    map[int64]bool
 	commands   map[string][]BotCommand
 	fileSeq    int
@@ -142,12 +147,6 @@ type callbackState struct {
 type fault struct {
 	code       int
 	retryAfter int
-}
-
-type fileInfo struct {
-	uniqueID string
-	size     int64
-	path     string
 }
 
 // apiError is a refusal in Telegram's words.
@@ -245,6 +244,10 @@ var methods = map[string]struct {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/file/bot"); ok {
+		s.serveFile(w, r, rest)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	token, method, ok2 := strings.Cut(rest, "/")
 	params, perr := parseParams(r)
@@ -405,12 +408,34 @@ func (s *Server) FailNext(method string, n int, code int, retryAfter int) {
 func (s *Server) takeFault(method string) (fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.down != nil {
+		return *s.down, true
+	}
 	fs := s.faults[method]
 	if len(fs) == 0 {
 		return fault{}, false
 	}
 	s.faults[method] = fs[1:]
 	return fs[0], true
+}
+
+// Down makes every call (file downloads included) fail with code until Up,
+// as when Telegram or the way to it is down: code 0 drops the connection
+// without an answer, 502 answers Bad Gateway, and so on, as with FailNext.
+// The failures are recorded as injected.
+func (s *Server) Down(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = &fault{code: code}
+	s.broadcast()
+}
+
+// Up ends Down.
+func (s *Server) Up() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = nil
+	s.broadcast()
 }
 
 // Block makes every message to chatID fail with 403, as when the person has
@@ -444,7 +469,8 @@ func (s *Server) Calls(method string) []Call {
 // Rejected returns the calls Telegram would have refused because of what the
 // bot sent: invalid text, markup, ids, unknown methods, wrong token. Failures
 // the test injected and the refusals a correct bot meets in normal work
-// ("message is not modified", getUpdates conflicts) are not included.
+// ("message is not modified", getUpdates conflicts, files too big to
+// download) are not included.
 func (s *Server) Rejected() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()

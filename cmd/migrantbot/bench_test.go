@@ -14,7 +14,7 @@ import (
 // reports the cost of one update.
 func BenchmarkAppealDialog(b *testing.B) {
 	st := storetest.NewStore(b)
-	eng, err := newEngine()
+	eng, err := newEngine(config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,15 +7,19 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"migrantbot"
 	"migrantbot/bot"
+	"migrantbot/console"
 	"migrantbot/flows"
 	"migrantbot/locales"
 	"migrantbot/pglocal"
@@ -27,12 +31,35 @@ import (
 // Telegram ids are far larger, so it never meets a real chat.
 const terminalChatID = 1
 
-func newEngine() (*flows.Engine, error) {
+func newEngine(cfg config) (*flows.Engine, error) {
 	cat, err := locales.Load()
 	if err != nil {
 		return nil, err
 	}
-	return flows.New(cat)
+	return flows.New(cat, flows.Options{StaffChatID: cfg.StaffChatID, ConsoleURL: cfg.ConsoleURL})
+}
+
+// devAdmin creates the local admin account on the first run of dev and
+// prints its login; the password is kept in ./.data for the next runs.
+func devAdmin(ctx context.Context, st *store.Store, dataDir string, cfg config, stdout io.Writer) error {
+	const email = "admin@localhost"
+	path := filepath.Join(dataDir, "admin-password")
+	if _, _, err := st.StaffByEmail(ctx, email); err == nil {
+		password, _ := os.ReadFile(path)
+		fmt.Fprintf(stdout, "Staff console: %s  login %s  password %s\n", cfg.ConsoleURL, email, strings.TrimSpace(string(password)))
+		return nil
+	} else if migrantbot.ErrorCode(err) != migrantbot.ENOTFOUND {
+		return err
+	}
+	password, err := addStaff(ctx, st, email, migrantbot.RoleAdmin, false)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(password+"\n"), 0o600); err != nil {
+		return fmt.Errorf("keep the dev admin password: %w", err)
+	}
+	fmt.Fprintf(stdout, "Staff console: %s  login %s  password %s (kept in %s)\n", cfg.ConsoleURL, email, password, path)
+	return nil
 }
 
 // runMigrate applies pending migrations.
@@ -58,11 +85,11 @@ func runChat(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io
 		return err
 	}
 	defer st.Close()
-	eng, err := newEngine()
+	eng, err := newEngine(cfg)
 	if err != nil {
 		return err
 	}
-	return termchat.Run(ctx, stdin, stdout, eng.Handler(st), st, termchat.Options{ChatID: terminalChatID, LanguageCode: cfg.LangCode})
+	return termchat.Run(ctx, stdin, stdout, eng.Handler(st), st, termchat.Options{ChatID: terminalChatID, LanguageCode: cfg.LangCode, Inbox: st})
 }
 
 // runDev starts a private PostgreSQL under ./.data, migrates it, and opens the
@@ -112,22 +139,28 @@ func runDev(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	defer st.Close()
-	eng, err := newEngine()
+	eng, err := newEngine(cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Database ready: psql %q\nLogs: %s\n", url, logFile.Name())
 
+	if err := devAdmin(ctx, st, dataDir, cfg, stdout); err != nil {
+		return err
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
+	files := &fileSource{}
+	g.Go(func() error { return serveConsole(gctx, cfg, st, eng, files, logger) })
 	if cfg.Token != "" {
 		fmt.Fprintf(stdout, "Serving Telegram through %s\n", cfg.APIURL)
-		g.Go(func() error { return serveTelegram(gctx, cfg, st, eng, logger) })
+		g.Go(func() error { return serveTelegram(gctx, cfg, st, eng, files, logger) })
 	}
 	g.Go(func() error {
 		defer cancel() // leaving the chat stops everything
-		return termchat.Run(gctx, stdin, stdout, eng.Handler(st), st, termchat.Options{ChatID: terminalChatID, LanguageCode: cfg.LangCode})
+		return termchat.Run(gctx, stdin, stdout, eng.Handler(st), st, termchat.Options{ChatID: terminalChatID, LanguageCode: cfg.LangCode, Inbox: st})
 	})
 	return g.Wait()
 }
@@ -141,7 +174,7 @@ func runServe(ctx context.Context, cfg config, stderr io.Writer) error {
 		return errors.New("TELEGRAM_BOT_TOKEN is not set")
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	eng, err := newEngine()
+	eng, err := newEngine(cfg)
 	if err != nil {
 		return err
 	}
@@ -150,13 +183,63 @@ func runServe(ctx context.Context, cfg config, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	logger.Info("serving", "api", cfg.APIURL)
-	err = serveTelegram(ctx, cfg, st, eng, logger)
+	logger.Info("serving", "api", cfg.APIURL, "staff_addr", cfg.StaffAddr)
+	files := &fileSource{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveConsole(gctx, cfg, st, eng, files, logger) })
+	g.Go(func() error { return serveTelegram(gctx, cfg, st, eng, files, logger) })
+	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	logger.Info("stopped")
 	return err
+}
+
+// serveConsole serves the staff console on STAFF_ADDR until ctx is done.
+func serveConsole(ctx context.Context, cfg config, st *store.Store, eng *flows.Engine, files migrantbot.FileSource, logger *slog.Logger) error {
+	handler := console.New(console.Deps{
+		Store: st, Notifier: eng, Files: files, Logger: logger,
+		Secure: strings.HasPrefix(cfg.ConsoleURL, "https://"), BaseURL: cfg.ConsoleURL, Now: time.Now,
+	})
+	srv := &http.Server{Addr: cfg.StaffAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", cfg.StaffAddr)
+	if err != nil {
+		return fmt.Errorf("staff console: listen on %s: %w", cfg.StaffAddr, err)
+	}
+	go func() {
+		<-ctx.Done()
+		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(shutCtx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("staff console: %w", err)
+	}
+	return nil
+}
+
+// fileSource hands the console's file requests to the bot once it is connected.
+type fileSource struct {
+	mu  sync.Mutex
+	bot *bot.Bot
+}
+
+func (f *fileSource) set(b *bot.Bot) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bot = b
+}
+
+// OpenFile implements migrantbot.FileSource.
+func (f *fileSource) OpenFile(ctx context.Context, fileID string) (io.ReadCloser, string, int64, error) {
+	f.mu.Lock()
+	b := f.bot
+	f.mu.Unlock()
+	if b == nil {
+		return nil, "", 0, migrantbot.Errorf(migrantbot.ENOTFOUND, "files are not available: the bot is not connected to Telegram")
+	}
+	return b.OpenFile(ctx, fileID)
 }
 
 // openWithRetry opens the store, waiting with backoff while the database is
@@ -189,13 +272,14 @@ func openWithRetry(ctx context.Context, url string, logger *slog.Logger) (*store
 }
 
 // serveTelegram connects to the Bot API and runs polling and the outbox
-// worker until ctx is done.
-func serveTelegram(ctx context.Context, cfg config, st *store.Store, eng *flows.Engine, logger *slog.Logger) error {
+// worker until ctx is done. Once connected, the bot serves files to the console.
+func serveTelegram(ctx context.Context, cfg config, st *store.Store, eng *flows.Engine, files *fileSource, logger *slog.Logger) error {
 	api, err := bot.Connect(ctx, cfg.APIURL, cfg.Token, &http.Client{Timeout: 75 * time.Second}, logger)
 	if err != nil {
 		return err
 	}
-	b := bot.New(api, eng.Handler(st), st, logger, bot.Options{})
+	b := bot.New(api, eng.Handler(st), st, logger, bot.Options{APIURL: cfg.APIURL, ChatRate: cfg.ChatRate})
+	files.set(b)
 	commands := map[string][]migrantbot.Command{}
 	for _, lang := range eng.Languages() {
 		commands[lang] = eng.Commands(lang)

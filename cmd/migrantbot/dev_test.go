@@ -82,7 +82,7 @@ func TestDevFilesAppealsInEveryLanguage(t *testing.T) {
 	inR, inW := io.Pipe()
 	term := &terminal{tb: t, in: inW, out: &syncBuffer{}, cat: cat}
 	done := make(chan error, 1)
-	env := map[string]string{"LANG": "az_AZ.UTF-8"}
+	env := map[string]string{"LANG": "az_AZ.UTF-8", "STAFF_ADDR": freeAddr(t)}
 	go func() {
 		done <- run(context.Background(), []string{"dev"}, func(k string) string { return env[k] }, inR, term.out, term.out)
 	}()

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -31,9 +32,11 @@ commands:
   serve     run the Telegram bot (DATABASE_URL and TELEGRAM_BOT_TOKEN required)
   migrate   apply pending database migrations (DATABASE_URL required)
   chat      talk to the bot in the terminal against DATABASE_URL
+  staff     add --email E --role admin|reviewer | list | disable --email E | enable --email E
+  export    --format csv [--status S]: appeals as CSV (UTF-8 with BOM) to stdout
 
 environment: DATABASE_URL, TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, STAFF_ADDR,
-WEBHOOK_URL, WEBHOOK_SECRET, STAFF_CHAT_ID, LOG_LEVEL (see README.md)`
+WEBHOOK_URL, WEBHOOK_SECRET, STAFF_CHAT_ID, CONSOLE_URL, LOG_LEVEL (see README.md)`
 
 // errUsage is returned for a command line that names no known command.
 var errUsage = errors.New("unknown command; run `migrantbot help`")
@@ -58,6 +61,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, cfg, stdout)
 	case "chat":
 		return runChat(ctx, cfg, stdin, stdout, stderr)
+	case "staff":
+		return runStaff(ctx, cfg, args[1:], stdout)
+	case "export":
+		return runExport(ctx, cfg, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -72,6 +79,9 @@ type config struct {
 	APIURL      string
 	StaffAddr   string
 	WebhookURL  string
+	StaffChatID int64
+	ChatRate    float64 // messages a second to one chat; 0 is Telegram's 1
+	ConsoleURL  string  // the console's public address, for links; default http://STAFF_ADDR
 	LogLevel    slog.Level
 	LangCode    string // the terminal's language, from $LANG
 }
@@ -89,6 +99,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if cfg.StaffAddr == "" {
 		cfg.StaffAddr = "127.0.0.1:8080"
+	}
+	cfg.ConsoleURL = strings.TrimRight(getenv("CONSOLE_URL"), "/")
+	if cfg.ConsoleURL == "" {
+		cfg.ConsoleURL = "http://" + cfg.StaffAddr
+	}
+	if id := getenv("STAFF_CHAT_ID"); id != "" {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || n == 0 {
+			return cfg, fmt.Errorf("STAFF_CHAT_ID %q: want a Telegram chat id such as -1001234567890", id)
+		}
+		cfg.StaffChatID = n
+	}
+	if r := getenv("TELEGRAM_CHAT_RATE"); r != "" {
+		n, err := strconv.ParseFloat(r, 64)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("TELEGRAM_CHAT_RATE %q: want messages a second to one chat, such as 1", r)
+		}
+		cfg.ChatRate = n
 	}
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(lvl)); err != nil {

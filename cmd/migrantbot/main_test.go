@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"os"
 	"reflect"
 	"slices"
@@ -30,6 +31,19 @@ type server struct {
 	cancel context.CancelFunc
 	done   chan error
 	logs   *syncBuffer
+	// staffAddr is where the staff console listens.
+	staffAddr string
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("find a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // startServe runs `serve` against tg and the database at dbURL until stopped.
@@ -37,7 +51,12 @@ func startServe(tb testing.TB, tg *telegramtest.Server, dbURL string) *server {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &server{tb: tb, tg: tg, dbURL: dbURL, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
-	env := map[string]string{"DATABASE_URL": dbURL, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": tg.URL, "LOG_LEVEL": "debug"}
+	env := map[string]string{"DATABASE_URL": dbURL, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": tg.URL, "LOG_LEVEL": "debug",
+		"STAFF_ADDR": freeAddr(tb),
+		// The double is local: Telegram's one message a second per chat would
+		// only slow the tests, which fire updates with no pause.
+		"TELEGRAM_CHAT_RATE": "1000"}
+	b.staffAddr = env["STAFF_ADDR"]
 	go func() {
 		b.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, b.logs)
 	}()

@@ -1,0 +1,10 @@
+package console
+
+import (
+	"os"
+	"testing"
+
+	"migrantbot/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
