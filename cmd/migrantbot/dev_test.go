@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 
@@ -70,10 +71,10 @@ func (term *terminal) language(lang string) {
 	term.loc = i18n.NewLocalizer(term.cat.Bundle, lang)
 }
 
-// TestDevFilesAppealsInEveryLanguage runs `migrantbot dev` as a newcomer would:
-// it starts its own PostgreSQL under ./.data, and an appeal filed in the
-// terminal in each language is in the database afterwards.
-func TestDevFilesAppealsInEveryLanguage(t *testing.T) {
+// startDev runs `migrantbot dev` in a fresh directory, as a newcomer would,
+// with the test at its keyboard.
+func startDev(t *testing.T) (*terminal, *io.PipeWriter, chan error, string) {
+	t.Helper()
 	t.Chdir(t.TempDir())
 	cat, err := locales.Load()
 	if err != nil {
@@ -82,42 +83,57 @@ func TestDevFilesAppealsInEveryLanguage(t *testing.T) {
 	inR, inW := io.Pipe()
 	term := &terminal{tb: t, in: inW, out: &syncBuffer{}, cat: cat}
 	done := make(chan error, 1)
-	env := map[string]string{"LANG": "az_AZ.UTF-8", "STAFF_ADDR": freeAddr(t)}
+	addr := freeAddr(t)
+	env := map[string]string{"LANG": "az_AZ.UTF-8", "STAFF_ADDR": addr}
 	go func() {
 		done <- run(context.Background(), []string{"dev"}, func(k string) string { return env[k] }, inR, term.out, term.out)
 	}()
+	return term, inW, done, addr
+}
 
+// fileAppeal answers every question of an appeal in the terminal and
+// returns its reference.
+func (term *terminal) fileAppeal(lang string) string {
+	term.tb.Helper()
+	term.language(lang)
+	term.choose("lang_name")
+	term.choose("menu_appeal")
+	term.choose("btn_agree")
+	term.write("Hüseynov")
+	term.write("Orxan")
+	term.choose("btn_none")
+	term.choose("country_GE")
+	term.choose("country_AZ")
+	term.write("Sumqayıt")
+	term.write("Sülh küçəsi 7, mənzil 12")
+	term.choose("cat_labour")
+	term.choose("btn_skip")
+	term.choose("when_this_month")
+	term.write("İşəgötürən iki aydır maaşımı ödəmir və pasportumu saxlayır.")
+	term.choose("btn_continue")
+	term.write(":photo payslip")
+	term.choose("btn_done")
+	term.write("+994 70 111 22 33")
+	term.choose("btn_skip")
+	term.choose("btn_submit")
+	ref := regexp.MustCompile(`AP-\d{4}-\d{6}`).FindString(term.screen())
+	if ref == "" {
+		term.tb.Fatalf("%s: no reference after submit:\n%s", lang, term.screen())
+	}
+	return ref
+}
+
+// TestDevFilesAppealsInEveryLanguage runs `migrantbot dev` as a newcomer would:
+// it starts its own PostgreSQL under ./.data, and an appeal filed in the
+// terminal in each language is in the database afterwards.
+func TestDevFilesAppealsInEveryLanguage(t *testing.T) {
+	term, inW, done, _ := startDev(t)
 	var refs []string
 	for i, lang := range []string{"az", "en", "ru"} {
 		if i > 0 {
 			term.write("/language")
 		}
-		term.language(lang)
-		term.choose("lang_name")
-		term.choose("menu_appeal")
-		term.choose("btn_agree")
-		term.write("Hüseynov")
-		term.write("Orxan")
-		term.choose("btn_none")
-		term.choose("country_GE")
-		term.choose("country_AZ")
-		term.write("Sumqayıt")
-		term.write("Sülh küçəsi 7, mənzil 12")
-		term.choose("cat_labour")
-		term.choose("btn_skip")
-		term.choose("when_this_month")
-		term.write("İşəgötürən iki aydır maaşımı ödəmir və pasportumu saxlayır.")
-		term.choose("btn_continue")
-		term.write(":photo payslip")
-		term.choose("btn_done")
-		term.write("+994 70 111 22 33")
-		term.choose("btn_skip")
-		term.choose("btn_submit")
-		ref := regexp.MustCompile(`AP-\d{4}-\d{6}`).FindString(term.screen())
-		if ref == "" {
-			t.Fatalf("%s: no reference after submit:\n%s", lang, term.screen())
-		}
-		refs = append(refs, ref)
+		refs = append(refs, term.fileAppeal(lang))
 	}
 	term.screen()
 	inW.Close() // Ctrl-D ends the chat and stops PostgreSQL
@@ -156,5 +172,49 @@ func TestDevFilesAppealsInEveryLanguage(t *testing.T) {
 		if gotLang != lang || city != "Sumqayıt" || phone != "+994701112233" || files != 1 {
 			t.Errorf("appeal %s: language %q city %q phone %q files %d", refs[i], gotLang, city, phone, files)
 		}
+	}
+}
+
+// TestDevConsoleReplyReachesTerminal is the staff side of dev: log in with the
+// admin account dev printed, open the appeal just filed in the terminal,
+// reply and change its status; both appear in the terminal chat.
+func TestDevConsoleReplyReachesTerminal(t *testing.T) {
+	term, inW, done, addr := startDev(t)
+	ref := term.fileAppeal("en")
+	m := regexp.MustCompile(`login (\S+)\s+password (\S+)`).FindStringSubmatch(term.out.String())
+	if m == nil {
+		t.Fatalf("dev did not print the admin login:\n%s", term.out)
+	}
+	base := "http://" + addr
+	waitHealthy(t, base)
+	const reply = "We have written to the employer. Please keep your payslips."
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	err := chromedp.Do(browser(t),
+		chromedp.Navigate(base+"/login"),
+		chromedp.SendKeys(css(`input[name=email]`), m[1]),
+		chromedp.SendKeys(css(`input[name=password]`), m[2]),
+		chromedp.Submit(css(`input[name=password]`)),
+		chromedp.WaitVisible(css(`a[href="/appeals/`+ref+`"]`)),
+		chromedp.Click(css(`a[href="/appeals/`+ref+`"]`)),
+		chromedp.SendKeys(css(`form[action$="/replies"] textarea[name=text]`), reply),
+		chromedp.Submit(css(`form[action$="/replies"] textarea[name=text]`)),
+		chromedp.WaitVisible(css(`form[action$="/status"] select[name=status]`)),
+		chromedp.SetValue(css(`form[action$="/status"] select[name=status]`), "answered"),
+		chromedp.Submit(css(`form[action$="/status"] select[name=status]`)),
+		chromedp.WaitVisible(css(`form[action$="/replies"]`)),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !(strings.Contains(term.out.String(), reply) && strings.Contains(term.out.String(), "the status is now «✉️ answered»")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reply and the status change did not reach the terminal:\n%s", term.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	inW.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("dev: %v", err)
 	}
 }
