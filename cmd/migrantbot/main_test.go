@@ -502,3 +502,49 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestStaffAndExportCommands(t *testing.T) {
+	tg := telegramtest.New(t, token)
+	url := storetest.NewDatabase(t)
+	startServe(t, tg, url)
+	p := newPerson(t, tg, 31, "az")
+	ref := p.fileAppeal("az")
+
+	env := func(k string) string { return map[string]string{"DATABASE_URL": url}[k] }
+	cli := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), args, env, strings.NewReader(""), &out, io.Discard)
+		return out.String(), err
+	}
+	out, err := cli("staff", "add", "--email", "Aysel@Ombudsman.az", "--role", "reviewer")
+	if err != nil || !strings.Contains(out, "one-time password: ") {
+		t.Fatalf("staff add: %v\n%s", err, out)
+	}
+	if _, err := cli("staff", "add", "--email", "aysel@ombudsman.az", "--role", "reviewer"); migrantbot.ErrorCode(err) != migrantbot.ECONFLICT {
+		t.Errorf("adding the same e-mail again: got %v, want a conflict", err)
+	}
+	if _, err := cli("staff", "add", "--email", "x@y.az", "--role", "king"); err == nil {
+		t.Errorf("an unknown role was accepted")
+	}
+	if _, err := cli("staff", "disable", "--email", "aysel@ombudsman.az"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = cli("staff", "list")
+	if err != nil || !strings.Contains(out, "disabled") || !strings.Contains(strings.ToLower(out), "aysel@ombudsman.az") {
+		t.Errorf("staff list: %v\n%s", err, out)
+	}
+	out, err = cli("export", "--format", "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "\ufeff") || !strings.Contains(out, ref) || !strings.Contains(out, "Mammadov") {
+		t.Errorf("export: want a BOM and the appeal %s:\n%.300s", ref, out)
+	}
+	if _, err := cli("export", "--format", "xlsx"); err == nil {
+		t.Errorf("export --format xlsx was accepted")
+	}
+	entries, err := openStore(t, url).ListAudit(context.Background(), "cli", "", "", 10)
+	if err != nil || len(entries) < 3 {
+		t.Errorf("audit of the commands: %v, %+v", err, entries)
+	}
+}
