@@ -263,3 +263,15 @@ func TestLanguageChoice(t *testing.T) {
 }
 
 var passwordShown = regexp.MustCompile(`<code class="secret">([^<]+)</code>`)
+
+func TestContentPage(t *testing.T) {
+	e := newEnv(t)
+	b, _ := e.loggedIn(t, "content@example.org", migrantbot.RoleReviewer)
+	r := b.get("/content")
+	wantStatus(t, "GET /content", r, http.StatusOK)
+	for _, want := range []string{"Azərbaycanca", "Русский", "Written by the project team", "https://migration.gov.az/en/oyq", "2026-11-26"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("content page lacks %q", want)
+		}
+	}
+}

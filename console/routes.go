@@ -42,6 +42,7 @@ func (a *app) routes() []route {
 		{"POST /appeals/{ref}/notes", staffOnly, a.handleNote(st)},
 		{"POST /appeals/{ref}/replies", staffOnly, a.handleReply(st, st, a.deps.Notifier)},
 		{"GET /stats", staffOnly, a.handleStats(st)},
+		{"GET /content", staffOnly, a.handleContent()},
 
 		{"GET /export.csv", adminOnly, a.handleExport(st)},
 		{"GET /audit", adminOnly, a.handleAudit(st)},

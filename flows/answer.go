@@ -47,10 +47,10 @@ func (t *turn) answer() error {
 		return t.description(text)
 	}
 	if st == StatePhone {
-		return t.phone(text, false)
+		return t.phone(digits.Replace(text), false)
 	}
 	if st == StateWhen {
-		return t.when(text)
+		return t.when(digits.Replace(text))
 	}
 	if st == StateEmail {
 		addr, err := mail.ParseAddress(text)
@@ -143,6 +143,13 @@ func (t *turn) description(text string) error {
 	d.Description = joined
 	return t.repeat()
 }
+
+// digits turns Persian and Arabic-Indic digits into ASCII ones, as phones
+// with a Persian keyboard type them.
+var digits = strings.NewReplacer(
+	"۰", "0", "۱", "1", "۲", "2", "۳", "3", "۴", "4", "۵", "5", "۶", "6", "۷", "7", "۸", "8", "۹", "9",
+	"٠", "0", "١", "1", "٢", "2", "٣", "3", "٤", "4", "٥", "5", "٦", "6", "٧", "7", "٨", "8", "٩", "9",
+)
 
 // dateLayouts are the ways people write a date.
 var dateLayouts = []string{"2.1.2006", "2/1/2006", "2-1-2006", "2006-01-02", "2006-1-2"}

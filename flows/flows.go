@@ -102,10 +102,12 @@ type Engine struct {
 	cat    *locales.Catalog
 	events fsm.Events
 	topics map[string]topicRef // topic id → its category and sources
+	index  searchIndex
 }
 
 type topicRef struct {
 	category string
+	appeal   string // the appeal category its "Submit an appeal about this" starts
 	topic    locales.Topic
 }
 
@@ -119,9 +121,15 @@ func New(cat *locales.Catalog, opt Options) (*Engine, error) {
 		return nil, errors.New("flows: the rights information has no categories")
 	}
 	for _, c := range cat.Rights.Categories {
-		for _, t := range c.Topics {
-			e.topics[t.ID] = topicRef{category: c.ID, topic: t}
+		if !slices.Contains(migrantbot.Categories, c.Appeal) {
+			return nil, fmt.Errorf("flows: rights category %s: appeal category %q is not one of %v", c.ID, c.Appeal, migrantbot.Categories)
 		}
+		for _, t := range c.Topics {
+			e.topics[t.ID] = topicRef{category: c.ID, appeal: c.Appeal, topic: t}
+		}
+	}
+	if err := e.buildIndex(); err != nil {
+		return nil, err
 	}
 	return e, nil
 }

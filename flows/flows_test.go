@@ -253,7 +253,8 @@ func TestLanguageChoice(t *testing.T) {
 	}{
 		{"azerbaijani", "az", "l:az"},
 		{"russian", "ru-RU", "l:ru"},
-		{"uzbek reads russian", "uz", "l:ru"},
+		{"uzbek", "uz", "l:uz"},
+		{"kazakh reads russian", "kk", "l:ru"},
 		{"english", "en-GB", "l:en"},
 		{"unknown falls back to english", "ja", "l:en"},
 	}
@@ -337,10 +338,13 @@ func TestRights(t *testing.T) {
 	// An old button of content that no longer exists shows the categories.
 	c.send(migrantbot.Input{Kind: migrantbot.InputButton, Data: "r:t:gone"})
 	c.wantSaid("rights_choose_category")
-	c.text("what about visas?")
-	c.wantSaid("err_use_buttons")
-	c.wantState(StateRights)
-	c.press("m:menu")
+	c.text("my boss took my passport")
+	c.wantSaid("search_results")
+	if !hasButton(c.last, "r:t:wages") {
+		t.Errorf("search for a taken passport does not offer the wages topic: %v", buttons(c.last))
+	}
+	c.text("zzzz qqqq")
+	c.wantSaid("search_none")
 	c.wantState(StateMenu)
 }
 
@@ -419,6 +423,8 @@ func TestAnswersAreValidated(t *testing.T) {
 		{"local phone", StatePhone, text("050 123 45 67"), "err_phone", StatePhone},
 		{"international phone", StatePhone, text("+994 (50) 123-45-67"), "phone_saved", StateEmail},
 		{"phone with 00", StatePhone, text("00994501234567"), "phone_saved", StateEmail},
+		{"phone in Persian digits", StatePhone, text("+۹۸ ۹۱۲ ۳۴۵ ۶۷۸۹"), "phone_saved", StateEmail},
+		{"date in Persian digits", StateWhen, text("۰۵.۱۰.۲۰۲۶"), "desc_saved", StateDescription},
 		{"bad email", StateEmail, text("me at home"), "err_email", StateEmail},
 		{"email", StateEmail, text("me@example.org"), "review_title", StateReview},
 		{"unknown command", StateCity, migrantbot.Input{Kind: migrantbot.InputCommand, Command: "foo"}, "err_unknown_command", StateCity},
@@ -748,4 +754,35 @@ func TestStaffGroupIsToldOfNewAppeals(t *testing.T) {
 			t.Errorf("announcement shows personal data %q: %q", personal, text)
 		}
 	}
+}
+
+func TestAppealAboutAnArticle(t *testing.T) {
+	c := newChat(t, newEngine(t))
+	c.toMenu()
+	c.press("m:rights")
+	c.press("r:c:work")
+	c.press("r:t:wages")
+	c.press("m:appeal:labour")
+	c.press("a:consent:yes")
+	c.text("Aliyev")
+	c.text("Rustam")
+	c.press("a:patronymic:none")
+	c.press("a:citizenship:c:UZ")
+	c.press("a:country:c:AZ")
+	c.text("Baku")
+	c.text("12 Nizami street")
+	// The category was chosen on the article: the next question is the body.
+	c.wantState(StateAuthority)
+	if c.s.Draft.Category != "labour" {
+		t.Errorf("category: got %q, want labour", c.s.Draft.Category)
+	}
+}
+
+func TestContactsMidAppealKeepTheQuestion(t *testing.T) {
+	c := newChat(t, newEngine(t))
+	c.s = migrantbot.Session{ChatID: 1, UserID: 1, Lang: "en", State: StateCity, Draft: fullDraft()}
+	c.send(button("m:contacts"))
+	c.wantState(StateCity)
+	c.wantSaid("contacts_title")
+	c.wantSaid("q_city")
 }

@@ -30,7 +30,7 @@ func countryCodes() []string {
 // backCancel is the row of Back and Cancel buttons on every question.
 func (t *turn) backCancel() []migrantbot.Button {
 	st := t.s.State
-	return []migrantbot.Button{t.button("btn_back", "a:"+st+":back"), t.button("btn_cancel", "a:"+st+":cancel")}
+	return []migrantbot.Button{t.button("btn_back", "a:"+st+":back"), t.button("btn_cancel", "a:"+st+":cancel"), t.button("btn_contacts", "m:contacts")}
 }
 
 // choices lays out buttons for values, n per row, with data "a:<state>:c:<value>".
@@ -153,13 +153,22 @@ func (t *turn) review() {
 	t.say(strings.TrimRight(b.String(), "\n")+"\n\n"+t.tr("review_hint"), rows...)
 }
 
-// advance goes to the next question, or back to the review after an edit.
+// advance goes to the next question, or back to the review after an edit. A
+// category chosen in advance on an article is not asked again.
 func (t *turn) advance() error {
 	if t.s.Return == StateReview {
 		t.s.Return = ""
 		return t.go_(evEdited)
 	}
-	return t.go_(evNext)
+	if err := t.move(evNext); err != nil {
+		return err
+	}
+	if t.s.State == StateCategory && t.s.Draft.Category != "" {
+		if err := t.move(evNext); err != nil {
+			return err
+		}
+	}
+	return t.repeat()
 }
 
 // intakeButton handles a button of the current appeal question.
@@ -186,6 +195,10 @@ func (t *turn) intakeButton(action string) error {
 	case StateConsent:
 		if verb == "yes" {
 			t.s.Draft = &migrantbot.Appeal{ConsentAt: t.in.Now, ConsentVersion: ConsentVersion}
+			if slices.Contains(migrantbot.Categories, t.s.Cursor) {
+				t.s.Draft.Category = t.s.Cursor // chosen on the article it started from
+			}
+			t.s.Cursor = ""
 			return t.go_(evAgree)
 		}
 		if verb == "no" {

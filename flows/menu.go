@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"migrantbot"
@@ -47,27 +48,37 @@ func (t *turn) menuItem(item string) error {
 		t.s.Cursor = ""
 		return t.go_(evRights)
 	case "appeal":
-		return t.startAppeal()
+		return t.startAppeal("")
 	case "mine":
 		if err := t.move(evMenu); err != nil {
 			return err
 		}
 		return t.myAppeals(true)
 	case "contacts":
+		contacts := "<b>" + t.tr("contacts_title") + "</b>\n\n" + t.tr("contacts_body")
+		if isIntake(t.s.State) || t.s.State == StateFollowUp {
+			// One tap away mid-appeal too: the question follows, the draft stays.
+			t.say(contacts)
+			return t.repeat()
+		}
 		if err := t.move(evMenu); err != nil {
 			return err
 		}
-		t.sayInPlace("<b>"+t.tr("contacts_title")+"</b>\n\n"+t.tr("contacts_body"),
-			[]migrantbot.Button{t.button("btn_main_menu", "m:menu")})
+		t.sayInPlace(contacts, []migrantbot.Button{t.button("btn_main_menu", "m:menu")})
 		return nil
 	case "lang":
 		return t.go_(evLanguage)
+	}
+	if cat, ok := strings.CutPrefix(item, "appeal:"); ok && slices.Contains(migrantbot.Categories, cat) {
+		return t.startAppeal(cat)
 	}
 	return t.stale()
 }
 
 // startAppeal begins an appeal, or resumes the kept draft where it stopped.
-func (t *turn) startAppeal() error {
+// category, when set, is the answer to "what happened" chosen in advance by
+// "Submit an appeal about this" on an article.
+func (t *turn) startAppeal(category string) error {
 	if isIntake(t.s.State) {
 		return t.repeat()
 	}
@@ -81,6 +92,7 @@ func (t *turn) startAppeal() error {
 		return t.repeat()
 	}
 	t.s.Draft, t.s.Return, t.s.Resume = nil, "", ""
+	t.s.Cursor = category
 	return t.go_(evStartAppeal)
 }
 
@@ -163,21 +175,22 @@ func (t *turn) rightsScreen() {
 		for _, tp := range t.category(id) {
 			rows = append(rows, []migrantbot.Button{{Text: t.tr("rights_" + tp + "_title"), Data: "r:t:" + tp}})
 		}
-		rows = append(rows, []migrantbot.Button{t.button("btn_back", "r:"), menu})
+		rows = append(rows, []migrantbot.Button{t.button("btn_back", "r:"), t.button("btn_contacts", "m:contacts"), menu})
 		t.sayInPlace("<b>"+t.tr("rights_cat_"+id)+"</b>\n\n"+t.tr("rights_choose_topic"), rows...)
 	case "t":
 		ref := t.e.topics[id]
 		text := "<b>" + t.tr("rights_"+id+"_title") + "</b>\n\n" + t.tr("rights_"+id+"_body") + "\n\n<i>" +
 			t.tr("rights_footer", data{"Source": esc(ref.topic.Source), "Reviewed": esc(ref.topic.Reviewed)}) + "</i>"
 		t.sayInPlace(text,
-			[]migrantbot.Button{t.button("menu_appeal", "m:appeal")},
+			[]migrantbot.Button{t.button("btn_appeal_about", "m:appeal:"+ref.appeal)},
+			[]migrantbot.Button{t.button("btn_contacts", "m:contacts")},
 			[]migrantbot.Button{t.button("btn_back", "r:c:"+ref.category), menu})
 	default:
 		var rows [][]migrantbot.Button
 		for _, c := range t.e.cat.Rights.Categories {
 			rows = append(rows, []migrantbot.Button{{Text: t.tr("rights_cat_" + c.ID), Data: "r:c:" + c.ID}})
 		}
-		rows = append(rows, []migrantbot.Button{menu})
+		rows = append(rows, []migrantbot.Button{t.button("btn_contacts", "m:contacts"), menu})
 		t.sayInPlace("<b>"+t.tr("rights_title")+"</b>\n\n"+t.tr("rights_choose_category"), rows...)
 	}
 }

@@ -97,9 +97,13 @@ func (t *turn) dispatch() error {
 	if t.s.State == StateFollowUp {
 		return t.followUp()
 	}
-	if in.Kind == migrantbot.InputUnsupported {
+	switch {
+	case in.Kind == migrantbot.InputText && (t.s.State == StateMenu || t.s.State == StateRights) && strings.TrimSpace(in.Text) != "":
+		// A question typed in the person's own words finds its topics.
+		return t.answerQuestion(in.Text)
+	case in.Kind == migrantbot.InputUnsupported:
 		t.say(t.tr("err_unsupported"))
-	} else {
+	default:
 		t.say(t.tr("err_use_buttons"))
 	}
 	return t.repeat()

@@ -26,6 +26,7 @@ type Catalog struct {
 	Bundle    *i18n.Bundle
 	Languages []string // language tags that have message files, English first
 	Rights    Rights
+	fsys      fs.FS
 }
 
 // Rights is the structure of the "Know your rights" information.
@@ -35,12 +36,15 @@ type Rights struct {
 
 // Category is a group of rights topics. Its title is the message rights_cat_<ID>.
 type Category struct {
-	ID     string  `toml:"id"`
+	ID string `toml:"id"`
+	// Appeal is the appeal category that "Submit an appeal about this"
+	// starts with from the category's articles.
+	Appeal string  `toml:"appeal"`
 	Topics []Topic `toml:"topic"`
 }
 
-// Topic is one short article. Its texts are the messages rights_<ID>_title and
-// rights_<ID>_body.
+// Topic is one short article. Its texts are the messages rights_<ID>_title,
+// rights_<ID>_body and rights_<ID>_keywords (words people type, for search).
 type Topic struct {
 	ID       string `toml:"id"`
 	Source   string `toml:"source"`   // the law or official page the article rests on
@@ -53,6 +57,8 @@ func Load() (*Catalog, error) { return LoadFS(files) }
 // LoadFS reads message files and the rights structure from fsys.
 func LoadFS(fsys fs.FS) (*Catalog, error) {
 	b := i18n.NewBundle(language.English)
+	// Files are embedded and checked by tests and `migrantbot content check`;
+	// a malformed one is refused here with its name.
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
 	names, err := fs.Glob(fsys, "*.*.toml")
 	if err != nil {
@@ -89,7 +95,7 @@ func LoadFS(fsys fs.FS) (*Catalog, error) {
 	if err := toml.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("locales: parse rights.toml: %w", err)
 	}
-	return &Catalog{Bundle: b, Languages: langs, Rights: r}, nil
+	return &Catalog{Bundle: b, Languages: langs, Rights: r, fsys: fsys}, nil
 }
 
 // LangOf returns the language tag of a message file name: "az" for active.az.toml.

@@ -476,6 +476,13 @@ func TestStats(t *testing.T) {
 	if st.MedianFirstAnswer != 2*time.Hour || st.Answered != 3 {
 		t.Errorf("first answer: got median %v over %d, want 2h over 3", st.MedianFirstAnswer, st.Answered)
 	}
+	// With an even count the median is between the two middle times.
+	exec(t, s, `UPDATE appeals SET first_answer_at = submitted_at + interval '10 hours' WHERE category = 'family'`)
+	st, err = s.Stats(ctx)
+	must(t, "Stats", err)
+	if st.MedianFirstAnswer != 4*time.Hour || st.Answered != 4 {
+		t.Errorf("first answer: got median %v over %d, want 4h over 4", st.MedianFirstAnswer, st.Answered)
+	}
 
 	empty, err := storetest.NewStore(t).Stats(ctx)
 	must(t, "Stats of an empty database", err)

@@ -293,3 +293,28 @@ func serveTelegram(ctx context.Context, cfg config, st *store.Store, eng *flows.
 	g.Go(func() error { return b.RunOutbox(gctx) })
 	return g.Wait()
 }
+
+// runContent checks the texts and the rights information, as the tests do.
+func runContent(args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "check" {
+		return errors.New("usage: migrantbot content check")
+	}
+	problems := locales.Check(locales.Files())
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("content check: %d problems", len(problems))
+	}
+	cat, err := locales.Load()
+	if err != nil {
+		return err
+	}
+	topics := 0
+	for _, c := range cat.Rights.Categories {
+		topics += len(c.Topics)
+	}
+	fmt.Fprintf(stdout, "content OK: %d languages (%s), %d categories, %d topics\n",
+		len(cat.Languages), strings.Join(cat.Languages, ", "), len(cat.Rights.Categories), topics)
+	return nil
+}

@@ -34,6 +34,7 @@ commands:
   chat      talk to the bot in the terminal against DATABASE_URL
   staff     add --email E --role admin|reviewer | list | disable --email E | enable --email E
   export    --format csv [--status S]: appeals as CSV (UTF-8 with BOM) to stdout
+  content   check: report missing or too long texts, sources and review dates
 
 environment: DATABASE_URL, TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, STAFF_ADDR,
 WEBHOOK_URL, WEBHOOK_SECRET, STAFF_CHAT_ID, CONSOLE_URL, LOG_LEVEL (see README.md)`
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runStaff(ctx, cfg, args[1:], stdout)
 	case "export":
 		return runExport(ctx, cfg, args[1:], stdout)
+	case "content":
+		return runContent(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
