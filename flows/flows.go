@@ -248,7 +248,7 @@ func (e *Engine) Commands(lang string) []migrantbot.Command {
 	return cmds
 }
 
-// Languages returns the languages the dialogs speak, English first.
+// Languages returns the languages the dialogs speak, in the order of the language menu.
 func (e *Engine) Languages() []string { return e.cat.Languages }
 
 // Handler returns the function that applies one input of a chat exactly once:

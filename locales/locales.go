@@ -24,7 +24,7 @@ var files embed.FS
 // structure of the rights information.
 type Catalog struct {
 	Bundle    *i18n.Bundle
-	Languages []string // language tags that have message files, English first
+	Languages []string // language tags that have message files, in the order of the language menu
 	Rights    Rights
 	fsys      fs.FS
 }
@@ -78,12 +78,18 @@ func LoadFS(fsys fs.FS) (*Catalog, error) {
 			langs = append(langs, lang)
 		}
 	}
+	// The language menu lists the languages in this order: the country's
+	// language, then by how many people write to the office in it.
+	order := []string{"az", "ru", "en", "tr", "uz", "ky", "tg", "ka", "fa"}
+	rank := func(l string) int {
+		if i := slices.Index(order, l); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
 	slices.SortFunc(langs, func(a, b string) int {
-		switch {
-		case a == "en":
-			return -1
-		case b == "en":
-			return 1
+		if r := rank(a) - rank(b); r != 0 {
+			return r
 		}
 		return strings.Compare(a, b)
 	})

@@ -57,9 +57,6 @@ ALTER TABLE appeals
     ADD COLUMN closed_at       timestamptz,
     -- first_answer_at: the first reply of staff to the person.
     ADD COLUMN first_answer_at timestamptz,
-    -- first_answer_seconds: the time to it, indexed for its median.
-    ADD COLUMN first_answer_seconds double precision
-        GENERATED ALWAYS AS (extract(epoch FROM first_answer_at - submitted_at)) STORED,
     -- search: the words of the names and the description for full-text
     -- search. The 'simple' configuration neither stems nor drops stop words,
     -- so it treats Azerbaijani, Russian and English alike.
@@ -97,8 +94,6 @@ CREATE INDEX appeals_assignee_idx ON appeals (assignee_id, submitted_at DESC, id
 CREATE INDEX appeals_find_idx ON appeals USING gin (search, facets);
 -- Prefix search on references (AP-2026-0000...) whatever the collation.
 CREATE INDEX appeals_reference_prefix_idx ON appeals (reference text_pattern_ops);
--- The median time to a first answer is read at the middle of this index.
-CREATE INDEX appeals_first_answer_idx ON appeals (first_answer_seconds) WHERE first_answer_seconds IS NOT NULL;
 
 -- The list shows counts per status. Counting a million rows takes a tenth
 -- of a second or more even from an index, so the counts are kept up to date
@@ -281,7 +276,6 @@ DROP TRIGGER appeals_count_insert ON appeals;
 DROP FUNCTION appeal_counts_track();
 DROP TABLE appeal_word_counts;
 DROP TABLE appeal_counts;
-DROP INDEX appeals_first_answer_idx;
 DROP INDEX appeals_reference_prefix_idx;
 DROP INDEX appeals_find_idx;
 DROP INDEX appeals_assignee_idx;
@@ -295,7 +289,6 @@ CREATE INDEX appeals_status_submitted_idx ON appeals (status, submitted_at DESC)
 ALTER TABLE appeals
     DROP COLUMN facets,
     DROP COLUMN search,
-    DROP COLUMN first_answer_seconds,
     DROP COLUMN first_answer_at,
     DROP COLUMN closed_at,
     DROP COLUMN has_news,

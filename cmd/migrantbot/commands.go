@@ -32,6 +32,10 @@ import (
 const terminalChatID = 1
 
 func newEngine(cfg config) (*flows.Engine, error) {
+	// A text missing or too long is found at start, not by a person mid-dialog.
+	if problems := locales.Check(locales.Files()); len(problems) > 0 {
+		return nil, fmt.Errorf("content check: %d problems, the first: %s (run `migrantbot content check`)", len(problems), problems[0])
+	}
 	cat, err := locales.Load()
 	if err != nil {
 		return nil, err
