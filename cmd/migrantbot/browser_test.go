@@ -106,10 +106,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(css(`form[action$="/replies"] textarea[name=text]`)),
 		chromedp.SendKeys(css(`form[action$="/replies"] textarea[name=text]`), reply),
 		chromedp.Submit(css(`form[action$="/replies"] textarea[name=text]`)),
-		chromedp.WaitVisible(css(`form[action$="/status"] select[name=status]`)),
+		// The next page, not the one the form was on: it carries the flash.
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(@class, "flash")][contains(., "reply is queued")]`)),
 		chromedp.SetValue(css(`form[action$="/status"] select[name=status]`), string(migrantbot.StatusInReview)),
 		chromedp.Submit(css(`form[action$="/status"] select[name=status]`)),
-		chromedp.WaitVisible(css(`form[action$="/replies"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(@class, "flash")][contains(., "status is changed")]`)),
 	)
 	if err != nil {
 		t.Fatalf("browser: reply and change the status: %v", err)

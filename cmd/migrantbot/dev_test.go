@@ -198,15 +198,16 @@ func TestDevConsoleReplyReachesTerminal(t *testing.T) {
 		chromedp.Click(css(`a[href="/appeals/`+ref+`"]`)),
 		chromedp.SendKeys(css(`form[action$="/replies"] textarea[name=text]`), reply),
 		chromedp.Submit(css(`form[action$="/replies"] textarea[name=text]`)),
-		chromedp.WaitVisible(css(`form[action$="/status"] select[name=status]`)),
+		// The next page, not the one the form was on: it carries the flash.
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(@class, "flash")][contains(., "reply is queued")]`)),
 		chromedp.SetValue(css(`form[action$="/status"] select[name=status]`), "answered"),
 		chromedp.Submit(css(`form[action$="/status"] select[name=status]`)),
-		chromedp.WaitVisible(css(`form[action$="/replies"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(@class, "flash")][contains(., "status is changed")]`)),
 	)
 	if err != nil {
 		t.Fatalf("browser: %v", err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !(strings.Contains(term.out.String(), reply) && strings.Contains(term.out.String(), "the status is now «✉️ answered»")) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the reply and the status change did not reach the terminal:\n%s", term.out)
