@@ -122,6 +122,9 @@ type Session struct {
 	// Replace is set while editing the description: the next text replaces the
 	// old description instead of being added to it.
 	Replace bool `json:"replace,omitempty"`
+	// Preset is the answer to "what happened" chosen in advance on a rights
+	// article; the category question is skipped once, with it.
+	Preset string `json:"preset,omitempty"`
 	// Batch is the media group id of the album being received, so that an
 	// album counts as one batch of attachments.
 	Batch string `json:"batch,omitempty"`

@@ -52,6 +52,14 @@ func (a *app) handleAppealList(appeals appealLister, accounts staffLister) http.
 			a.serverError(w, r, fmt.Errorf("console: list appeals: %w", err))
 			return
 		}
+		// A search looks for a person: who searched for what is recorded,
+		// and nothing is shown that could not be.
+		if form.Q != "" {
+			if err := a.audit(ctx, r, "appeals.search", "appeals", form.describe()); err != nil {
+				a.serverError(w, r, fmt.Errorf("console: audit search: %w", err))
+				return
+			}
+		}
 		staff, err := accounts.ListStaff(ctx)
 		if err != nil {
 			a.serverError(w, r, fmt.Errorf("console: list appeals: %w", err))

@@ -235,8 +235,10 @@ func validCSRF(r *http.Request, want string) bool {
 // localPath returns next when it is a path of this console, else "/appeals":
 // a crafted login link must not send staff to another site.
 func localPath(next string) string {
+	// Browsers drop tabs and other control characters and read a backslash as
+	// a slash, so "/\t/evil" would lead off the site.
 	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return "/appeals"
 	}
 	return next

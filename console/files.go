@@ -98,11 +98,16 @@ func (a *app) streamFile(w http.ResponseWriter, r *http.Request, files migrantbo
 	if size > 0 {
 		h.Set("Content-Length", strconv.FormatInt(size, 10))
 	}
+	// Every file shown is audited, inline photos too (they can be fetched
+	// alone), and nothing is shown that could not be recorded.
+	if err := a.audit(r.Context(), r, "appeal.file", ref, att.Kind+" "+att.FileUniqueID); err != nil {
+		a.serverError(w, r, fmt.Errorf("console: audit file of %s: %w", ref, err))
+		return
+	}
 	if inline {
 		h.Set("Content-Disposition", "inline")
 	} else {
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": downloadName(att)}))
-		a.logAuditError(r, a.audit(r.Context(), r, "appeal.file", ref, att.Kind+" "+att.FileUniqueID))
 	}
 	if _, err := io.Copy(w, body); err != nil {
 		// The status is sent; all that is left is to say why the body broke.

@@ -118,8 +118,9 @@ func TestFiles(t *testing.T) {
 			}
 		})
 	}
-	if n := e.auditCount(t, me.Email, "appeal.file", ref); n != 2 {
-		t.Errorf("appeal.file audit entries (downloads only): got %d, want 2", n)
+	// Every file served is audited: downloads and inline photos alike.
+	if n := e.auditCount(t, me.Email, "appeal.file", ref); n != 4 {
+		t.Errorf("appeal.file audit entries: got %d, want 4", n)
 	}
 
 	t.Run("no file source", func(t *testing.T) {
@@ -274,4 +275,31 @@ func TestContentPage(t *testing.T) {
 			t.Errorf("content page lacks %q", want)
 		}
 	}
+}
+
+func TestSearchIsAuditedAndLoginStaysOnSite(t *testing.T) {
+	e := newEnv(t)
+	b, _ := e.loggedIn(t, "searcher@example.org", migrantbot.RoleReviewer)
+	r := b.get("/appeals?q=Mammadov")
+	wantStatus(t, "GET /appeals?q=", r, http.StatusOK)
+	if n := e.auditCount(t, "searcher@example.org", "appeals.search", "appeals"); n != 1 {
+		t.Errorf("searches audited: got %d, want 1", n)
+	}
+	for _, next := range []string{"/%09/evil.example", "/\\evil.example", "//evil.example", "https://evil.example"} {
+		if got := localPath(mustUnescape(t, next)); got != "/appeals" {
+			t.Errorf("next %q: got %q, want /appeals", next, got)
+		}
+	}
+	if got := localPath("/appeals/AP-2026-000001"); got != "/appeals/AP-2026-000001" {
+		t.Errorf("a local path was refused: %q", got)
+	}
+}
+
+func mustUnescape(tb testing.TB, s string) string {
+	tb.Helper()
+	u, err := url.PathUnescape(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"time"
@@ -153,7 +154,8 @@ func (a *app) logRequests(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				a.deps.Logger.ErrorContext(r.Context(), "console: panic", "route", r.Pattern, "panic", p)
+				// The panic's value may quote what it was working on: only its type is logged.
+				a.deps.Logger.ErrorContext(r.Context(), "console: panic", "route", r.Pattern, "panic", fmt.Sprintf("%T", p))
 				if rec.status == 0 {
 					http.Error(rec, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 				}

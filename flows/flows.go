@@ -200,6 +200,7 @@ func (e *Engine) Step(s migrantbot.Session, in migrantbot.Input, rec migrantbot.
 	if s.State == "" {
 		s.State = StateNew
 	}
+	in = clean(in)
 	t := &turn{e: e, s: s, in: in, rec: rec, from: s.State}
 	if t.s.Lang == "" {
 		t.lang = e.guessLanguage(in.LanguageCode)
@@ -262,4 +263,17 @@ func (e *Engine) Handler(conv migrantbot.Conversations) migrantbot.HandleFunc {
 			return e.Step(s, in, rec)
 		})
 	}
+}
+
+// clean removes NUL characters from what a person sent: PostgreSQL refuses
+// them in text, and no answer needs one.
+func clean(in migrantbot.Input) migrantbot.Input {
+	nul := func(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+	in.Text, in.Data, in.Phone, in.Command = nul(in.Text), nul(in.Data), nul(in.Phone), nul(in.Command)
+	if in.File != nil {
+		f := *in.File
+		f.Caption, f.FileName, f.MimeType = nul(f.Caption), nul(f.FileName), nul(f.MimeType)
+		in.File = &f
+	}
+	return in
 }

@@ -409,6 +409,7 @@ func TestAnswersAreValidated(t *testing.T) {
 		{"name too long", StateSurname, text(strings.Repeat("a", 101)), "err_too_long", StateSurname},
 		{"empty text", StateSurname, text("   "), "err_empty", StateSurname},
 		{"cyrillic name", StateSurname, text("Алиев"), "q_first_name", StateFirstName},
+		{"NUL in an address is dropped", StateAddress, text("ab\x00cdef street"), "q_category", StateCategory},
 		{"sticker", StateFirstName, migrantbot.Input{Kind: migrantbot.InputUnsupported}, "err_unsupported", StateFirstName},
 		{"edited message", StateFirstName, migrantbot.Input{Kind: migrantbot.InputEdited, Text: "x"}, "err_edited", StateFirstName},
 		{"contact where a name is asked", StateFirstName, migrantbot.Input{Kind: migrantbot.InputContact, Phone: "123"}, "err_contact_here", StateFirstName},

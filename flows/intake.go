@@ -163,7 +163,8 @@ func (t *turn) advance() error {
 	if err := t.move(evNext); err != nil {
 		return err
 	}
-	if t.s.State == StateCategory && t.s.Draft.Category != "" {
+	if t.s.State == StateCategory && slices.Contains(migrantbot.Categories, t.s.Preset) {
+		t.s.Draft.Category, t.s.Preset = t.s.Preset, ""
 		if err := t.move(evNext); err != nil {
 			return err
 		}
@@ -195,10 +196,6 @@ func (t *turn) intakeButton(action string) error {
 	case StateConsent:
 		if verb == "yes" {
 			t.s.Draft = &migrantbot.Appeal{ConsentAt: t.in.Now, ConsentVersion: ConsentVersion}
-			if slices.Contains(migrantbot.Categories, t.s.Cursor) {
-				t.s.Draft.Category = t.s.Cursor // chosen on the article it started from
-			}
-			t.s.Cursor = ""
 			return t.go_(evAgree)
 		}
 		if verb == "no" {

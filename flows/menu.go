@@ -92,7 +92,7 @@ func (t *turn) startAppeal(category string) error {
 		return t.repeat()
 	}
 	t.s.Draft, t.s.Return, t.s.Resume = nil, "", ""
-	t.s.Cursor = category
+	t.s.Preset = category
 	return t.go_(evStartAppeal)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,6 +61,12 @@ func (s *Store) Apply(ctx context.Context, u migrantbot.Update, step migrantbot.
 	if err != nil {
 		if errors.Is(err, migrantbot.ErrDuplicate) {
 			s.logger.Info("store: update already applied", "chat", u.ChatID, "update", u.ID)
+		}
+		// Data PostgreSQL refuses (class 22, such as a NUL character) fails the
+		// same way every time: it is refused, not retried for ever.
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
+			err = migrantbot.Errorf(migrantbot.EINVALID, "data refused by the database (%s)", pgErr.Code)
 		}
 		return migrantbot.Handled{}, fmt.Errorf("store: apply update %d of chat %d: %w", u.ID, u.ChatID, err)
 	}
