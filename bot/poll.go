@@ -2,7 +2,10 @@ package bot
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
+	"net/http"
 	"sync"
 	"time"
 
@@ -10,6 +13,9 @@ import (
 )
 
 // Poll receives updates by long polling until ctx is done, then returns nil.
+// It refuses, with an error saying how to clear it, to poll while a webhook
+// is set: Telegram would refuse getUpdates, and deleting the webhook would
+// take the updates away from the instances serving it.
 //
 // It does its own getUpdates calls rather than the library's
 // GetUpdatesChan, which moves the offset before the updates are handled: here
@@ -25,9 +31,10 @@ import (
 // with Telegram and comes again on the next start.
 func (b *Bot) Poll(ctx context.Context) error {
 	b.logger.Info("bot: long polling", "workers", b.opt.Workers, "timeout", b.opt.PollTimeout)
-	// getUpdates is refused while a webhook is set.
-	if _, err := b.with(ctx).Request(tgbotapi.DeleteWebhookConfig{}); err != nil && ctx.Err() == nil {
-		b.logger.Warn("bot: delete webhook", "error", b.scrub(err).Error())
+	// getUpdates is refused while a webhook is set. The webhook is not
+	// deleted here: another instance may be serving it.
+	if err := b.refuseWebhook(ctx); err != nil {
+		return err
 	}
 	offset, confirmed := 0, 0
 	wait := b.pollWaitMin
@@ -38,6 +45,13 @@ func (b *Bot) Poll(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				break
+			}
+			var te *tgbotapi.Error
+			if errors.As(err, &te) && te.Code == http.StatusConflict {
+				// A webhook set while polling, or another poller.
+				if werr := b.refuseWebhook(ctx); werr != nil {
+					return werr
+				}
 			}
 			d := jitter(wait)
 			b.logger.Warn("bot: get updates, retrying", "retry_in", d, "error", b.scrub(err).Error())
@@ -57,6 +71,23 @@ func (b *Bot) Poll(ctx context.Context) error {
 		b.confirm(ctx, offset)
 	}
 	b.logger.Info("bot: long polling stopped")
+	return nil
+}
+
+// refuseWebhook returns an error saying how to clear the webhook when one is
+// set. When Telegram cannot say, polling goes ahead: getUpdates answers 409
+// while a webhook is set, which brings Poll back here.
+func (b *Bot) refuseWebhook(ctx context.Context) error {
+	url, err := b.WebhookURL(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			b.logger.Warn("bot: cannot tell whether a webhook is set", "error", err.Error())
+		}
+		return nil
+	}
+	if url != "" {
+		return fmt.Errorf("bot: poll: a webhook is set at %s; unset WEBHOOK_URL and run `migrantbot webhook delete`, or serve with WEBHOOK_URL", b.scrub(errors.New(url)))
+	}
 	return nil
 }
 

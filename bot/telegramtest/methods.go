@@ -48,11 +48,19 @@ func (s *Server) getUpdates(ctx context.Context, p map[string]string) (any, *api
 	defer timer.Stop()
 
 	s.mu.Lock()
+	if s.hook.url != "" {
+		s.mu.Unlock()
+		return nil, webhookConflict()
+	}
 	s.pollGen++
 	gen := s.pollGen
 	s.confirm(offset)
 	s.broadcast() // a waiting getUpdates must see that it was superseded
 	for {
+		if s.hook.url != "" {
+			s.mu.Unlock()
+			return nil, webhookConflict()
+		}
 		if gen != s.pollGen {
 			s.mu.Unlock()
 			if ctx.Err() != nil {
@@ -470,7 +478,11 @@ func (s *Server) answerCallbackQuery(_ context.Context, p map[string]string) (an
 	defer s.mu.Unlock()
 	cb, ok := s.callbacks[p["callback_query_id"]]
 	if !ok || cb.answered {
-		return nil, badRequest("query is too old and response timeout expired or query ID is invalid")
+		e := badRequest("query is too old and response timeout expired or query ID is invalid")
+		// Pushed to two instances at once, the query is answered by both;
+		// neither can know of the other.
+		e.benign = ok && s.hook.twice[p["callback_query_id"]]
+		return nil, e
 	}
 	if UTF16Len(p["text"]) > MaxCallbackAnswer {
 		return nil, badRequest("MESSAGE_TOO_LONG")
@@ -566,16 +578,6 @@ func (s *Server) getMyCommands(_ context.Context, p map[string]string) (any, *ap
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]BotCommand{}, s.commands[key]...), nil
-}
-
-func (s *Server) deleteWebhook(context.Context, map[string]string) (any, *apiError) {
-	return true, nil
-}
-
-func (s *Server) getWebhookInfo(context.Context, map[string]string) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return map[string]any{"url": "", "has_custom_certificate": false, "pending_update_count": len(s.queue)}, nil
 }
 
 var chatActions = []string{

@@ -130,6 +130,7 @@ type Server struct {
 	commands   map[string][]BotCommand
 	fileSeq    int
 	files      map[string]fileInfo
+	hook       webhookState // setWebhook and the push delivery (webhook.go)
 }
 
 type queued struct {
@@ -239,6 +240,7 @@ var methods = map[string]struct {
 	"getmycommands":          {"getMyCommands", (*Server).getMyCommands},
 	"deletewebhook":          {"deleteWebhook", (*Server).deleteWebhook},
 	"getwebhookinfo":         {"getWebhookInfo", (*Server).getWebhookInfo},
+	"setwebhook":             {"setWebhook", (*Server).setWebhook},
 	"sendchataction":         {"sendChatAction", (*Server).sendChatAction},
 	"getfile":                {"getFile", (*Server).getFile},
 }

@@ -275,8 +275,9 @@ func openWithRetry(ctx context.Context, url string, logger *slog.Logger) (*store
 	}
 }
 
-// serveTelegram connects to the Bot API and runs polling and the outbox
-// worker until ctx is done. Once connected, the bot serves files to the console.
+// serveTelegram connects to the Bot API and runs polling (or, with
+// WEBHOOK_URL, the webhook) and the outbox worker until ctx is done. Once
+// connected, the bot serves files to the console.
 func serveTelegram(ctx context.Context, cfg config, st *store.Store, eng *flows.Engine, files *fileSource, logger *slog.Logger) error {
 	api, err := bot.Connect(ctx, cfg.APIURL, cfg.Token, &http.Client{Timeout: 75 * time.Second}, logger)
 	if err != nil {
@@ -293,7 +294,11 @@ func serveTelegram(ctx context.Context, cfg config, st *store.Store, eng *flows.
 		logger.Warn("register commands", "error", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return b.Poll(gctx) })
+	if cfg.WebhookURL != "" {
+		g.Go(func() error { return serveWebhook(gctx, cfg, b, logger) })
+	} else {
+		g.Go(func() error { return b.Poll(gctx) })
+	}
 	g.Go(func() error { return b.RunOutbox(gctx) })
 	return g.Wait()
 }

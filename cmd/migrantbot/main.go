@@ -35,9 +35,18 @@ commands:
   staff     add --email E --role admin|reviewer | list | disable --email E | enable --email E
   export    --format csv [--status S]: appeals as CSV (UTF-8 with BOM) to stdout
   content   check: report missing or too long texts, sources and review dates
+  webhook   delete | info: remove or show the bot's webhook (TELEGRAM_BOT_TOKEN required)
 
 environment: DATABASE_URL, TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, STAFF_ADDR,
-WEBHOOK_URL, WEBHOOK_SECRET, STAFF_CHAT_ID, CONSOLE_URL, LOG_LEVEL (see README.md)`
+WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_ADDR, STAFF_CHAT_ID, CONSOLE_URL, LOG_LEVEL (see README.md)
+
+With WEBHOOK_URL set, serve receives updates by webhook instead of long
+polling: it registers WEBHOOK_URL with Telegram (WEBHOOK_SECRET, required, is
+the secret_token Telegram sends back in every request) and listens on
+WEBHOOK_ADDR (default 127.0.0.1:8443) in plain HTTP. Telegram only calls HTTPS
+URLs, so put a TLS reverse proxy (nginx, Caddy, a load balancer) in front:
+it terminates TLS for WEBHOOK_URL's host and forwards WEBHOOK_URL's path to
+WEBHOOK_ADDR; several serve instances may sit behind it on one database.`
 
 // errUsage is returned for a command line that names no known command.
 var errUsage = errors.New("unknown command; run `migrantbot help`")
@@ -68,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runExport(ctx, cfg, args[1:], stdout)
 	case "content":
 		return runContent(args[1:], stdout)
+	case "webhook":
+		return runWebhook(ctx, cfg, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -81,7 +92,13 @@ type config struct {
 	Token       string
 	APIURL      string
 	StaffAddr   string
-	WebhookURL  string
+	WebhookURL  string // the public HTTPS address Telegram posts updates to; "" for long polling
+	// WebhookSecret is the secret_token Telegram sends with every webhook
+	// request; required with WebhookURL.
+	WebhookSecret string
+	// WebhookAddr is where serve listens for the webhook, behind the TLS
+	// reverse proxy that WebhookURL points at; default 127.0.0.1:8443.
+	WebhookAddr string
 	StaffChatID int64
 	ChatRate    float64 // messages a second to one chat; 0 is Telegram's 1
 	ConsoleURL  string  // the console's public address, for links; default http://STAFF_ADDR
@@ -95,7 +112,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Token:       strings.TrimSpace(getenv("TELEGRAM_BOT_TOKEN")),
 		APIURL:      strings.TrimRight(getenv("TELEGRAM_API_URL"), "/"),
 		StaffAddr:   getenv("STAFF_ADDR"),
-		WebhookURL:  getenv("WEBHOOK_URL"),
+		WebhookURL:  strings.TrimSpace(getenv("WEBHOOK_URL")),
+	}
+	cfg.WebhookSecret = strings.TrimSpace(getenv("WEBHOOK_SECRET"))
+	cfg.WebhookAddr = getenv("WEBHOOK_ADDR")
+	if cfg.WebhookAddr == "" {
+		cfg.WebhookAddr = "127.0.0.1:8443"
+	}
+	if err := checkWebhookConfig(cfg); err != nil {
+		return cfg, err
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = "https://api.telegram.org"
