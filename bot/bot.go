@@ -10,6 +10,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,10 @@ type Options struct {
 	// short burst; default 1, as Telegram asks. Only a self-hosted Bot API
 	// server or a test double warrants more.
 	ChatRate float64
+	// Rate is how many messages a second the bot sends in all; default 30,
+	// as Telegram asks. Only a self-hosted Bot API server or a test double
+	// warrants more.
+	Rate float64
 }
 
 // Bot receives updates from Telegram and delivers the bot's messages.
@@ -122,18 +127,20 @@ func New(api *tgbotapi.BotAPI, handle migrantbot.HandleFunc, outbox migrantbot.O
 		opt.PollTimeout = max(int(c.Timeout/time.Second)-5, 1)
 	}
 	return &Bot{
-		api:         api,
-		handle:      handle,
-		outbox:      outbox,
-		logger:      logger,
-		opt:         opt,
-		limiter:     newLimiter(globalRate, globalRate),
-		chats:       newChatStates(rateOf(opt.ChatRate)),
-		inflight:    map[int64]bool{},
-		track:       map[int64]*tracking{},
-		lastSweep:   time.Now(),
-		retryMin:    500 * time.Millisecond,
-		retryMax:    30 * time.Second,
+		api:       api,
+		handle:    handle,
+		outbox:    outbox,
+		logger:    logger,
+		opt:       opt,
+		limiter:   newLimiter(cmp.Or(opt.Rate, globalRate), cmp.Or(opt.Rate, globalRate)),
+		chats:     newChatStates(rateOf(opt.ChatRate)),
+		inflight:  map[int64]bool{},
+		track:     map[int64]*tracking{},
+		lastSweep: time.Now(),
+		retryMin:  500 * time.Millisecond,
+		// Short enough that handling resumes within seconds of the database
+		// coming back, even after a long outage.
+		retryMax:    5 * time.Second,
 		pollWaitMin: time.Second,
 		pollWaitMax: 30 * time.Second,
 		grace:       10 * time.Second,

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,11 +41,18 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store,
 		// pgx's parse errors hide the password of the URL.
 		return nil, fmt.Errorf("store: parse database URL: %w", err)
 	}
+	// A connection that hangs (a server starting up, a lost packet) is given
+	// up and tried again rather than waited for without end.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open pool: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store: connect to %s: %w", describe(cfg), err)
 	}

@@ -122,6 +122,9 @@ func (s *Server) take(limit int) []json.RawMessage {
 			break
 		}
 		q.sent = true
+		if cb := s.callbacks[s.cbByUpdate[q.id]]; cb != nil {
+			cb.deliveries++
+		}
 		out = append(out, q.raw)
 	}
 	return out
@@ -481,7 +484,7 @@ func (s *Server) answerCallbackQuery(_ context.Context, p map[string]string) (an
 		e := badRequest("query is too old and response timeout expired or query ID is invalid")
 		// Pushed to two instances at once, the query is answered by both;
 		// neither can know of the other.
-		e.benign = ok && s.hook.twice[p["callback_query_id"]]
+		e.benign = ok && (s.hook.twice[p["callback_query_id"]] || cb.deliveries > 1)
 		return nil, e
 	}
 	if UTF16Len(p["text"]) > MaxCallbackAnswer {

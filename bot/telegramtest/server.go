@@ -143,6 +143,10 @@ type queued struct {
 type callbackState struct {
 	answered bool
 	text     string
+	// deliveries counts how often getUpdates handed out its update: a bot
+	// that crashed before confirming it gets it again and, unable to know
+	// it answered already, answers again (Telegram refuses that; it harms nobody).
+	deliveries int
 }
 
 type fault struct {

@@ -283,7 +283,7 @@ func serveTelegram(ctx context.Context, cfg config, st *store.Store, eng *flows.
 	if err != nil {
 		return err
 	}
-	b := bot.New(api, eng.Handler(st), st, logger, bot.Options{APIURL: cfg.APIURL, ChatRate: cfg.ChatRate})
+	b := bot.New(api, eng.Handler(st), st, logger, bot.Options{APIURL: cfg.APIURL, ChatRate: cfg.ChatRate, Rate: cfg.Rate})
 	files.set(b)
 	commands := map[string][]migrantbot.Command{}
 	for _, lang := range eng.Languages() {

@@ -101,6 +101,7 @@ type config struct {
 	WebhookAddr string
 	StaffChatID int64
 	ChatRate    float64 // messages a second to one chat; 0 is Telegram's 1
+	Rate        float64 // messages a second in all; 0 is Telegram's 30
 	ConsoleURL  string  // the console's public address, for links; default http://STAFF_ADDR
 	LogLevel    slog.Level
 	LangCode    string // the terminal's language, from $LANG
@@ -139,12 +140,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.StaffChatID = n
 	}
-	if r := getenv("TELEGRAM_CHAT_RATE"); r != "" {
-		n, err := strconv.ParseFloat(r, 64)
-		if err != nil || n <= 0 {
-			return cfg, fmt.Errorf("TELEGRAM_CHAT_RATE %q: want messages a second to one chat, such as 1", r)
+	for _, v := range []struct {
+		name string
+		into *float64
+	}{{"TELEGRAM_CHAT_RATE", &cfg.ChatRate}, {"TELEGRAM_RATE", &cfg.Rate}} {
+		if r := getenv(v.name); r != "" {
+			n, err := strconv.ParseFloat(r, 64)
+			if err != nil || n <= 0 {
+				return cfg, fmt.Errorf("%s %q: want messages a second, such as 1", v.name, r)
+			}
+			*v.into = n
 		}
-		cfg.ChatRate = n
 	}
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(lvl)); err != nil {

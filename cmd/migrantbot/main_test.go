@@ -55,7 +55,7 @@ func startServe(tb testing.TB, tg *telegramtest.Server, dbURL string) *server {
 		"STAFF_ADDR": freeAddr(tb),
 		// The double is local: Telegram's one message a second per chat would
 		// only slow the tests, which fire updates with no pause.
-		"TELEGRAM_CHAT_RATE": "1000"}
+		"TELEGRAM_CHAT_RATE": "1000", "TELEGRAM_RATE": "1000"}
 	b.staffAddr = env["STAFF_ADDR"]
 	go func() {
 		b.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, b.logs)
