@@ -184,7 +184,9 @@ func (e *Engine) fire(s *migrantbot.Session, event string) error {
 	err := f.Event(context.Background(), event)
 	var noTransition fsm.NoTransitionError
 	if err != nil && !errors.As(err, &noTransition) {
-		return fmt.Errorf("flows: %s from %q: %w", event, s.State, err)
+		// A move the dialog does not have is a bug or a button from another
+		// screen; retrying the update would never help, so it is not retried.
+		return fmt.Errorf("flows: %s from %q: %w: %w", event, s.State, errNoSuchMove, err)
 	}
 	s.State = f.Current()
 	return nil
@@ -277,3 +279,7 @@ func clean(in migrantbot.Input) migrantbot.Input {
 	}
 	return in
 }
+
+// errNoSuchMove is a transition the dialog does not have. It carries the
+// code EINVALID, so an update that causes it is answered, not retried.
+var errNoSuchMove = migrantbot.Errorf(migrantbot.EINVALID, "no such move in the dialog")

@@ -206,8 +206,21 @@ func (t *turn) toMenu() error {
 	return t.go_(evMenu)
 }
 
-// pressed handles a pressed inline button. Button data is "scope:args".
+// pressed handles a pressed inline button. A button that would lead where
+// the dialog cannot go from here (one from another screen, or made up) is
+// answered as out of date, with the session as it was.
 func (t *turn) pressed() error {
+	before, said := t.s, len(t.out)
+	err := t.press()
+	if errors.Is(err, errNoSuchMove) {
+		t.s, t.out = before, t.out[:said]
+		return t.stale()
+	}
+	return err
+}
+
+// press handles a pressed inline button. Button data is "scope:args".
+func (t *turn) press() error {
 	scope, arg, _ := strings.Cut(t.in.Data, ":")
 	switch scope {
 	case "l":
@@ -231,7 +244,7 @@ func (t *turn) pressed() error {
 		return t.appealButton(arg)
 	case "a":
 		state, action, _ := strings.Cut(arg, ":")
-		if state != t.s.State {
+		if state != t.s.State || !isIntake(state) {
 			return t.stale()
 		}
 		return t.intakeButton(action)
