@@ -157,6 +157,9 @@ type Deps struct {
 	// Location is the time zone times are shown in; Baku time (UTC+4, no
 	// daylight saving) when nil.
 	Location *time.Location
+	// Ready says whether the service can work (database reachable,
+	// migrations current), for GET /readyz; nil is always ready.
+	Ready func(ctx context.Context) error
 }
 
 // New returns the console's HTTP handler. It panics when Store or Notifier is

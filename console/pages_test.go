@@ -1,6 +1,8 @@
 package console
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -302,4 +304,18 @@ func mustUnescape(tb testing.TB, s string) string {
 		tb.Fatal(err)
 	}
 	return u
+}
+
+func TestReadyz(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ready error
+		want  int
+	}{{"ready", nil, http.StatusOK}, {"database down", errors.New("ping: connection refused"), http.StatusServiceUnavailable}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(d *Deps) { d.Ready = func(context.Context) error { return tc.ready } })
+			b := e.browser(t)
+			wantStatus(t, "GET /readyz", b.get("/readyz"), tc.want)
+		})
+	}
 }

@@ -23,6 +23,7 @@ func (a *app) routes() []route {
 	static, _ := fs.Sub(staticFiles, "static")
 	return []route{
 		{"GET /healthz", public, handleHealthz()},
+		{"GET /readyz", public, a.handleReadyz()},
 		{"GET /static/", public, handleStatic(static)},
 
 		{"GET /login", public, a.handleLoginPage()},
@@ -171,5 +172,24 @@ func (a *app) logRequests(next http.Handler) http.Handler {
 				"status", rec.status, "staff", info.staffID, "duration", time.Since(start).Round(time.Microsecond))
 		}()
 		next.ServeHTTP(rec, r)
+	})
+}
+
+// handleReadyz answers 200 when the service can work and 503 when not, for
+// load balancers and orchestrators; the reason goes to the log only.
+func (a *app) handleReadyz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if a.deps.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			defer cancel()
+			if err := a.deps.Ready(ctx); err != nil {
+				a.deps.Logger.WarnContext(r.Context(), "console: not ready", "err", err)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("not ready"))
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ready"))
 	})
 }

@@ -157,7 +157,7 @@ func runDev(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	files := &fileSource{}
-	g.Go(func() error { return serveConsole(gctx, cfg, st, eng, files, logger) })
+	g.Go(func() error { return serveConsole(gctx, cfg, url, st, eng, files, logger) })
 	if cfg.Token != "" {
 		fmt.Fprintf(stdout, "Serving Telegram through %s\n", cfg.APIURL)
 		g.Go(func() error { return serveTelegram(gctx, cfg, st, eng, files, logger) })
@@ -190,7 +190,7 @@ func runServe(ctx context.Context, cfg config, stderr io.Writer) error {
 	logger.Info("serving", "api", cfg.APIURL, "staff_addr", cfg.StaffAddr)
 	files := &fileSource{}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveConsole(gctx, cfg, st, eng, files, logger) })
+	g.Go(func() error { return serveConsole(gctx, cfg, cfg.DatabaseURL, st, eng, files, logger) })
 	g.Go(func() error { return serveTelegram(gctx, cfg, st, eng, files, logger) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
@@ -201,10 +201,20 @@ func runServe(ctx context.Context, cfg config, stderr io.Writer) error {
 }
 
 // serveConsole serves the staff console on STAFF_ADDR until ctx is done.
-func serveConsole(ctx context.Context, cfg config, st *store.Store, eng *flows.Engine, files migrantbot.FileSource, logger *slog.Logger) error {
+func serveConsole(ctx context.Context, cfg config, dbURL string, st *store.Store, eng *flows.Engine, files migrantbot.FileSource, logger *slog.Logger) error {
 	handler := console.New(console.Deps{
 		Store: st, Notifier: eng, Files: files, Logger: logger,
 		Secure: strings.HasPrefix(cfg.ConsoleURL, "https://"), BaseURL: cfg.ConsoleURL, Now: time.Now,
+		Ready: func(ctx context.Context) error {
+			if err := st.Ping(ctx); err != nil {
+				return err
+			}
+			current, err := store.MigrationsCurrent(ctx, dbURL)
+			if err == nil && !current {
+				err = errors.New("the database schema is behind: run `migrantbot migrate`")
+			}
+			return err
+		},
 	})
 	srv := &http.Server{Addr: cfg.StaffAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", cfg.StaffAddr)

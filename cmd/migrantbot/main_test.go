@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"reflect"
 	"slices"
@@ -292,7 +293,16 @@ func TestAppealInEachLanguage(t *testing.T) {
 func TestConsentDeclinedStoresNothing(t *testing.T) {
 	tg := telegramtest.New(t, token)
 	url := storetest.NewDatabase(t)
-	startServe(t, tg, url)
+	srv := startServe(t, tg, url)
+	waitHealthy(t, "http://"+srv.staffAddr)
+	resp, err := http.Get("http://" + srv.staffAddr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /readyz: %d, want 200 (database reachable, migrations current)", resp.StatusCode)
+	}
 	p := newPerson(t, tg, 77, "en")
 	p.text("/start")
 	p.press("l:en")
