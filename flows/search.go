@@ -28,7 +28,14 @@ type searchIndex map[string][]topicWords
 
 type topicWords struct {
 	id    string
-	words map[string]float64 // folded word → its weight in the topic
+	words []weightedWord
+}
+
+// weightedWord is a folded word of a topic, kept as runes so that a search
+// compares without converting, with its weight in the topic.
+type weightedWord struct {
+	runes  []rune
+	weight float64
 }
 
 var markup = regexp.MustCompile(`<[^>]*>|&[a-z]+;|&#\d+;`)
@@ -44,16 +51,20 @@ func (e *Engine) buildIndex() error {
 		}
 		for _, c := range e.cat.Rights.Categories {
 			for _, tp := range c.Topics {
-				tw := topicWords{id: tp.ID, words: map[string]float64{}}
+				weights := map[string]float64{}
 				add := func(text string, w float64) {
 					for _, word := range words(lang, markup.ReplaceAllString(text, " ")) {
-						tw.words[word] = math.Max(tw.words[word], w)
+						weights[word] = math.Max(weights[word], w)
 					}
 				}
 				add(msgs["rights_"+tp.ID+"_body"], weightBody)
 				add(msgs["rights_cat_"+c.ID], weightBody)
 				add(msgs["rights_"+tp.ID+"_title"], weightTitle)
 				add(msgs["rights_"+tp.ID+"_keywords"], weightKeyword)
+				tw := topicWords{id: tp.ID}
+				for w, weight := range weights {
+					tw.words = append(tw.words, weightedWord{runes: []rune(w), weight: weight})
+				}
 				e.index[lang] = append(e.index[lang], tw)
 			}
 		}
@@ -128,9 +139,9 @@ func (e *Engine) search(lang, question string) []string {
 		best := make([]float64, len(topics))
 		df := 0
 		for i, tp := range topics {
-			for w, weight := range tp.words {
-				if s := similar(qr, []rune(w)); s > 0 {
-					best[i] = math.Max(best[i], s*weight)
+			for _, w := range tp.words {
+				if s := similar(qr, w.runes); s > 0 {
+					best[i] = math.Max(best[i], s*w.weight)
 				}
 			}
 			if best[i] > 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"slices"
 	"strings"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
@@ -227,7 +228,7 @@ func (t *turn) press() error {
 		if t.s.State != StateLanguage {
 			return t.stale()
 		}
-		if !containsLang(t.e.cat.Languages, arg) {
+		if !slices.Contains(t.e.cat.Languages, arg) {
 			return t.stale()
 		}
 		t.s.Lang, t.lang, t.loc = arg, arg, nil
@@ -257,15 +258,6 @@ func (t *turn) stale() error {
 	t.notice = t.tr("stale_notice")
 	t.say(t.tr("err_stale"))
 	return t.repeat()
-}
-
-func containsLang(langs []string, l string) bool {
-	for _, x := range langs {
-		if x == l {
-			return true
-		}
-	}
-	return false
 }
 
 // errNoRecords is returned when a step needs records it was not given.

@@ -25,6 +25,17 @@ const maxReasonBytes = 1000
 // other instance, so the caller must report MarkSent or Retry within that
 // time. Each claim counts as an attempt.
 func (s *Store) Due(ctx context.Context, limit int) ([]migrantbot.Outgoing, error) {
+	return s.claim(ctx, limit, 0)
+}
+
+// DueFor claims up to limit due messages of one chat, oldest first, like Due.
+// The terminal chat of dev reads its messages from the office with it.
+func (s *Store) DueFor(ctx context.Context, chatID int64, limit int) ([]migrantbot.Outgoing, error) {
+	return s.claim(ctx, limit, chatID)
+}
+
+// claim claims due messages of chatID, or of every chat when chatID is 0.
+func (s *Store) claim(ctx context.Context, limit int, chatID int64) ([]migrantbot.Outgoing, error) {
 	if limit <= 0 {
 		return nil, migrantbot.Errorf(migrantbot.EINVALID, "outbox limit %d is not positive", limit)
 	}
@@ -35,10 +46,11 @@ func (s *Store) Due(ctx context.Context, limit int) ([]migrantbot.Outgoing, erro
 			WHERE id IN (
 				SELECT id FROM outbox
 				WHERE sent_at IS NULL AND blocked_at IS NULL AND next_attempt_at <= now()
+					AND ($3::bigint = 0 OR chat_id = $3)
 				ORDER BY id LIMIT $1
 				FOR UPDATE SKIP LOCKED)
 			RETURNING id, chat_id, payload)
-		SELECT id, chat_id, payload FROM claimed ORDER BY id`, limit, claimLease.Microseconds())
+		SELECT id, chat_id, payload FROM claimed ORDER BY id`, limit, claimLease.Microseconds(), chatID)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim due messages: %w", err)
 	}
