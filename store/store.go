@@ -32,7 +32,11 @@ var (
 
 // Open connects to the database at databaseURL and checks that it answers.
 // It returns an error when it does not; the caller retries with backoff.
-func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store, error) {
+func Open(ctx context.Context, databaseURL string, logger *slog.Logger, opts ...Option) (*Store, error) {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -45,6 +49,9 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store,
 	// up and tried again rather than waited for without end.
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if c.tracer != nil {
+		cfg.ConnConfig.Tracer = c.tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

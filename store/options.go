@@ -1,0 +1,17 @@
+package store
+
+import "github.com/jackc/pgx/v5"
+
+// Option changes how Open sets up a Store.
+type Option func(*config)
+
+// config is what the Options of Open set.
+type config struct {
+	tracer pgx.QueryTracer
+}
+
+// WithTracer traces every query of the store's connections, as the load
+// command does to count database round trips per update.
+func WithTracer(t pgx.QueryTracer) Option {
+	return func(c *config) { c.tracer = t }
+}
