@@ -145,6 +145,10 @@ const (
 	InputFile                  // File holds a photo or document
 	InputUnsupported           // sticker, voice, video note, location, poll...
 	InputEdited                // an edited message: its new text is not taken as an answer
+	// InputLimited stands for a message sent over the per-person rate limit:
+	// the adapter passes on the first one of a window, without its content,
+	// so that the person is told to slow down, and drops the rest.
+	InputLimited
 )
 
 // Input is one thing a person did in the chat, free of Telegram types.

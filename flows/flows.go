@@ -80,7 +80,10 @@ const (
 	minDescription = 20
 	maxDescription = 4000
 	maxFiles       = 10
-	maxFileSize    = 20 << 20 // the Bot API's getFile limit
+	maxFileSize    = 10 << 20 // below the Bot API's 20 MB getFile limit
+	// maxAppealsPerDay is how many appeals one person may submit in 24
+	// hours: enough for anyone with real trouble, and a bound on floods.
+	maxAppealsPerDay = 3
 )
 
 // ConsentVersion names the privacy notice shown before an appeal.

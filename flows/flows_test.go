@@ -181,7 +181,7 @@ func (c *chat) msg(key string) string {
 	// Template data is a marker, and the comparison stops before the first one.
 	const mark = "\x00"
 	s, err := i18n.NewLocalizer(c.e.cat.Bundle, lang).Localize(&i18n.LocalizeConfig{MessageID: key,
-		TemplateData: map[string]any{"Min": mark, "Max": mark, "Count": mark, "MB": mark, "Phone": mark, "Reference": mark}})
+		TemplateData: map[string]any{"Min": mark, "Max": mark, "Count": mark, "MB": mark, "Phone": mark, "Reference": mark, "Hours": mark}})
 	if err != nil {
 		c.tb.Fatalf("message %s: %v", key, err)
 	}
@@ -615,7 +615,7 @@ func TestEveryStateAnswersEveryKindOfInput(t *testing.T) {
 		{Kind: migrantbot.InputFile, File: &migrantbot.Attachment{FileID: "f", FileUniqueID: "u", Kind: "document", Size: 5}},
 		button("x:unknown"), button("a:nowhere:back"), button("m:nothing"),
 		{Kind: migrantbot.InputCommand, Command: "start"}, {Kind: migrantbot.InputCommand, Command: "cancel"},
-		{Kind: migrantbot.InputCommand, Command: "whatever"},
+		{Kind: migrantbot.InputCommand, Command: "whatever"}, {Kind: migrantbot.InputLimited},
 	}
 	for _, st := range states {
 		for _, in := range inputs {

@@ -315,6 +315,9 @@ func (t *turn) submitDraft() error {
 	if t.rec == nil {
 		return errNoRecords
 	}
+	if over, err := t.overDailyLimit(); err != nil || over {
+		return err
+	}
 	ref, err := t.rec.NextReference()
 	if err != nil {
 		return fmt.Errorf("flows: reserve reference: %w", err)

@@ -2,8 +2,10 @@ package flows
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"migrantbot"
 )
@@ -90,6 +92,9 @@ func (t *turn) startAppeal(category string) error {
 		}
 		t.say(t.tr("appeal_resumed"))
 		return t.repeat()
+	}
+	if over, err := t.overDailyLimit(); err != nil || over {
+		return err
 	}
 	t.s.Draft, t.s.Return, t.s.Resume = nil, "", ""
 	t.s.Preset = category
@@ -193,4 +198,31 @@ func (t *turn) rightsScreen() {
 		rows = append(rows, []migrantbot.Button{t.button("btn_contacts", "m:contacts"), menu})
 		t.sayInPlace("<b>"+t.tr("rights_title")+"</b>\n\n"+t.tr("rights_choose_category"), rows...)
 	}
+}
+
+// overDailyLimit tells the person, and reports true, when they have
+// submitted maxAppealsPerDay appeals in the last 24 hours. A draft in
+// progress is kept: it can be submitted once the day has passed.
+func (t *turn) overDailyLimit() (bool, error) {
+	if t.rec == nil {
+		return false, nil
+	}
+	list, err := t.rec.AppealsOf(t.s.UserID)
+	if err != nil {
+		return false, fmt.Errorf("flows: appeals of the person: %w", err)
+	}
+	n := 0
+	var oldest time.Time
+	for _, a := range list {
+		if t.in.Now.Sub(a.SubmittedAt) < 24*time.Hour {
+			n++
+			oldest = a.SubmittedAt
+		}
+	}
+	if n < maxAppealsPerDay {
+		return false, nil
+	}
+	hours := int(math.Ceil(oldest.Add(24 * time.Hour).Sub(t.in.Now).Hours()))
+	t.say(t.tr("err_appeal_limit", data{"Max": maxAppealsPerDay, "Hours": max(hours, 1)}))
+	return true, t.repeat()
 }

@@ -80,6 +80,11 @@ func (t *turn) dispatch() error {
 		t.say(t.tr("err_group"))
 		return nil
 	}
+	if in.Kind == migrantbot.InputLimited {
+		// Nothing of what was sent is kept; the dialog stays where it is.
+		t.say(t.tr("err_too_fast"))
+		return nil
+	}
 	if t.s.State == StateNew && !(in.Kind == migrantbot.InputCommand && in.Command == "language") {
 		return t.go_(evLanguage)
 	}
