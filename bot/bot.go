@@ -47,6 +47,13 @@ type Options struct {
 	// as Telegram asks. Only a self-hosted Bot API server or a test double
 	// warrants more.
 	Rate float64
+	// Observer is told of every update handled and every failed call to
+	// send, for metrics; nil tells no one.
+	Observer Observer
+	// UpdateLimit is how many updates one person may send in 10 seconds;
+	// default 20 (floodMax), negative for no limit. The first update over the
+	// limit is answered with a request to slow down, the rest are dropped.
+	UpdateLimit int
 }
 
 // Bot receives updates from Telegram and delivers the bot's messages.
@@ -59,6 +66,10 @@ type Bot struct {
 
 	limiter *limiter
 	chats   *chatStates
+	flood   *floodGuard
+	// slots bounds the webhook updates handled at once (Workers × 4).
+	slots    chan struct{}
+	slotWait time.Duration
 
 	mu        sync.Mutex
 	inflight  map[int64]bool      // outbox ids being delivered by this process
@@ -122,6 +133,9 @@ func New(api *tgbotapi.BotAPI, handle migrantbot.HandleFunc, outbox migrantbot.O
 	if opt.APIURL == "" {
 		opt.APIURL = DefaultAPIURL
 	}
+	if opt.Observer == nil {
+		opt.Observer = nopObserver{}
+	}
 	// A client timeout shorter than the long poll would fail every poll.
 	if c, ok := api.Client.(*http.Client); ok && c.Timeout > 0 && c.Timeout <= time.Duration(opt.PollTimeout+5)*time.Second {
 		opt.PollTimeout = max(int(c.Timeout/time.Second)-5, 1)
@@ -134,6 +148,9 @@ func New(api *tgbotapi.BotAPI, handle migrantbot.HandleFunc, outbox migrantbot.O
 		opt:       opt,
 		limiter:   newLimiter(cmp.Or(opt.Rate, globalRate), cmp.Or(opt.Rate, globalRate)),
 		chats:     newChatStates(rateOf(opt.ChatRate)),
+		flood:     newFloodGuard(cmp.Or(opt.UpdateLimit, floodMax), floodWindow),
+		slots:     make(chan struct{}, opt.Workers*4),
+		slotWait:  time.Second,
 		inflight:  map[int64]bool{},
 		track:     map[int64]*tracking{},
 		lastSweep: time.Now(),

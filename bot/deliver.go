@@ -433,6 +433,7 @@ func (b *Bot) send(ctx context.Context, chat *chatState, c tgbotapi.Chattable) e
 	cctx, cancel := context.WithTimeout(ctx, b.sendTimeout)
 	_, err := b.with(cctx).Send(c)
 	cancel()
+	b.observeSend(ctx, err)
 	var te *tgbotapi.Error
 	if errors.As(err, &te) && te.Code == http.StatusTooManyRequests {
 		now := time.Now()

@@ -66,12 +66,24 @@ func (b *Bot) HandleUpdate(ctx context.Context, tu tgbotapi.Update) (err error) 
 		if err != nil {
 			level = slog.LevelWarn
 		}
+		d := time.Since(start)
 		b.logger.Log(ctx, level, "bot: update",
-			"update", u.ID, "chat", u.ChatID, "kind", kind, "duration", time.Since(start), "outcome", outcome)
+			"update", u.ID, "chat", u.ChatID, "kind", kind, "duration", d, "outcome", outcome)
+		b.opt.Observer.Update(kind, outcome, d)
 	}()
 
 	if kind == kindIgnored {
 		outcome = "ignored"
+		answer("")
+		return nil
+	}
+	switch b.flood.admit(u.ChatID, start) {
+	case warn:
+		// The person is told to slow down; what they sent is not kept.
+		outcome = "limited"
+		in = migrantbot.Input{Kind: migrantbot.InputLimited, Now: in.Now, LanguageCode: in.LanguageCode, Group: in.Group}
+	case dropped:
+		outcome = "limited"
 		answer("")
 		return nil
 	}

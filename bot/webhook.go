@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
@@ -25,6 +26,9 @@ const secretHeader = "X-Telegram-Bot-Api-Secret-Token"
 func (b *Bot) SetWebhook(ctx context.Context, url, secret string) error {
 	params := tgbotapi.Params{"url": url}
 	params.AddNonEmpty("secret_token", secret)
+	// Telegram opens at most this many connections at once; the handler
+	// queues no more than that either.
+	params.AddNonZero("max_connections", min(cap(b.slots), 100))
 	if _, err := b.with(ctx).MakeRequest("setWebhook", params); err != nil {
 		return fmt.Errorf("bot: set webhook: %w", b.scrub(err))
 	}
@@ -90,6 +94,17 @@ func (b *Bot) WebhookHandler(secret string) http.Handler {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
+		// A bounded number of updates is handled at once: a flood waits a
+		// moment for a free slot and is otherwise refused with 503, which
+		// Telegram answers by delivering the update again later, so memory
+		// stays bounded and nothing is lost.
+		if !b.acquireSlot(r.Context()) {
+			b.logger.Warn("bot: webhook busy, Telegram will deliver the update again", "update", u.UpdateID)
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "busy, try again later", http.StatusServiceUnavailable)
+			return
+		}
+		defer b.releaseSlot()
 		if err := b.HandleUpdate(r.Context(), u); err != nil {
 			b.logger.Warn("bot: handling failed, Telegram will deliver the update again", "update", u.UpdateID, "error", err.Error())
 			http.Error(w, "try again later", http.StatusServiceUnavailable)
@@ -98,3 +113,25 @@ func (b *Bot) WebhookHandler(secret string) http.Handler {
 		w.WriteHeader(http.StatusOK)
 	})
 }
+
+// acquireSlot takes one of the slots for handling a webhook update, waiting at
+// most slotWait, and reports whether it got one.
+func (b *Bot) acquireSlot(ctx context.Context) bool {
+	select {
+	case b.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(b.slotWait)
+	defer t.Stop()
+	select {
+	case b.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (b *Bot) releaseSlot() { <-b.slots }

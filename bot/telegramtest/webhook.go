@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -20,8 +21,9 @@ const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 // webhookState is the server's webhook: what setWebhook registered and the
 // push delivery of the queue to it. Guarded by Server.mu.
 type webhookState struct {
-	url    string
-	secret string
+	url     string
+	secret  string
+	maxConn int // max_connections of setWebhook
 	// targets, when set by SetWebhookTargets, replace url as the addresses
 	// updates are POSTed to: a load balancer in front of several instances.
 	targets []string
@@ -65,6 +67,14 @@ func (s *Server) setWebhook(_ context.Context, p map[string]string) (any, *apiEr
 	if hasSecret && !secretToken.MatchString(secret) {
 		return nil, badRequest("secret token contains unallowed characters")
 	}
+	maxConn := 40
+	if v, ok := p["max_connections"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return nil, badRequest("bad webhook: max_connections must be between 1 and 100")
+		}
+		maxConn = n
+	}
 	if raw != "" {
 		u, err := url.Parse(raw)
 		switch {
@@ -81,7 +91,7 @@ func (s *Server) setWebhook(_ context.Context, p map[string]string) (any, *apiEr
 	if p["drop_pending_updates"] == "true" {
 		s.queue = nil
 	}
-	s.hook.url, s.hook.secret = raw, secret
+	s.hook.url, s.hook.secret, s.hook.maxConn = raw, secret, maxConn
 	if raw != "" {
 		s.startPushLocked()
 	}
@@ -113,7 +123,7 @@ func (s *Server) getWebhookInfo(context.Context, map[string]string) (any, *apiEr
 	defer s.mu.Unlock()
 	info := map[string]any{"url": s.hook.url, "has_custom_certificate": false, "pending_update_count": len(s.queue)}
 	if s.hook.url != "" {
-		info["max_connections"] = 40
+		info["max_connections"] = s.hook.maxConn
 	}
 	return info, nil
 }
