@@ -26,14 +26,24 @@ type Staff struct {
 	MustChangePassword bool
 	CreatedAt          time.Time
 	LastLoginAt        time.Time // zero when never
+	// TOTPEnabled is set when a login needs, after the password, a code of
+	// the account's authenticator app (TOTP).
+	TOTPEnabled bool
 }
 
 // StaffSession is a logged-in browser session of a staff member.
 type StaffSession struct {
+	// ID names the session in pages and forms; the hash of its token, which
+	// keys it in the store, never leaves the store.
+	ID        int64
 	Staff     Staff
 	CSRF      string // the token every form of this session must carry
+	IP        string // the address it logged in from
 	CreatedAt time.Time
 	LastSeen  time.Time
+	// Pending is set between a correct password and the authenticator code
+	// of an account with TOTP: such a session opens only the code form.
+	Pending bool
 }
 
 // Partners the office refers appeals to.
@@ -57,6 +67,7 @@ const (
 	EntryStatus   = "status"   // a status change
 	EntryReferral = "referral" // a referral to a partner
 	EntryAssign   = "assign"   // an assignment to a reviewer
+	EntryErasure  = "erasure"  // the person asked to erase their personal data (/forgetme)
 )
 
 // Delivery states of a message to a person.
@@ -157,6 +168,15 @@ type AuditEntry struct {
 	Target string // an appeal reference or a staff email
 	Detail string // what changed, without personal data of migrants
 	IP     string
+}
+
+// AuditFilter selects audit entries, newest first; an empty field matches
+// anything.
+type AuditFilter struct {
+	Actor, Action, Target string
+	From, To              time.Time // entries at or after From and before To
+	Before                int64     // only entries with a smaller ID: the paging cursor
+	Limit                 int
 }
 
 // Notifier renders the messages the bot sends to a person about their

@@ -131,6 +131,16 @@ type Session struct {
 	// Cursor is free position data of the current state (the rights category
 	// being browsed, for example).
 	Cursor string `json:"cursor,omitempty"`
+	// Consent is the person's last answer to the privacy notice. An appeal
+	// started under the same version of the notice does not ask again.
+	Consent *Consent `json:"consent,omitempty"`
+}
+
+// Consent is a person's answer to one version of the privacy notice.
+type Consent struct {
+	Version string    `json:"version"`
+	At      time.Time `json:"at"`
+	Agreed  bool      `json:"agreed"`
 }
 
 // InputKind says what a person sent.
@@ -194,6 +204,15 @@ type Message struct {
 	// EditMessageID, when not zero, asks to replace that earlier message of the
 	// bot (the one whose button was pressed) instead of sending a new one.
 	EditMessageID int `json:"edit_message_id,omitempty"`
+	// Document, when set, is a file sent with Text as its caption (at most
+	// 1024 characters).
+	Document *Document `json:"document,omitempty"`
+}
+
+// Document is a file the bot makes and sends, such as a person's data.
+type Document struct {
+	FileName string `json:"file_name"`
+	Data     []byte `json:"data"`
 }
 
 // Turn is what one dialog step decided: the new session, the messages to send,
@@ -210,6 +229,13 @@ type Turn struct {
 	// Others are messages to other chats (the staff group), sent through the
 	// outbox with the turn.
 	Others []Outgoing
+	// Consent, when set, is an answer to the privacy notice given in this
+	// turn, to be kept with the person.
+	Consent *Consent
+	// Forget erases the person's personal data: their details in every
+	// appeal, the files and messages they sent, and what was sent to them.
+	// Staff are told on each open appeal.
+	Forget bool
 }
 
 // FollowUp is a message or a file a person adds to an appeal they submitted.
@@ -231,6 +257,21 @@ type Records interface {
 	// person may see (no internal notes, no staff names). Returns ENOTFOUND
 	// when the appeal does not exist or is someone else's.
 	AppealOf(userID int64, reference string) (AppealDetail, error)
+	// DataOf returns everything stored about a person, for /mydata.
+	DataOf(userID int64) (PersonData, error)
+}
+
+// PersonData is everything stored about one person: what /mydata sends.
+// Internal notes of the office are not included.
+type PersonData struct {
+	UserID    int64     `json:"user_id"`
+	ChatID    int64     `json:"chat_id"`
+	Language  string    `json:"language"`
+	FirstSeen time.Time `json:"first_seen"`
+	Consent   *Consent  `json:"consent,omitempty"`
+	// Draft is the appeal being written, not yet sent.
+	Draft   *Appeal        `json:"draft,omitempty"`
+	Appeals []AppealDetail `json:"appeals"`
 }
 
 // StepFunc runs one dialog step on the locked session of a chat.

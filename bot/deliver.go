@@ -376,6 +376,9 @@ func (b *Bot) sweep(now time.Time) {
 // the earlier message in place when asked to. Parts that Telegram accepted
 // in an earlier attempt are not sent again.
 func (b *Bot) deliverOne(ctx context.Context, chat *chatState, o migrantbot.Outgoing) error {
+	if o.Message.Document != nil {
+		return b.sendDocument(ctx, chat, o)
+	}
 	parts := b.render(o)
 	if len(parts) == 0 {
 		return errEmptyMessage
@@ -588,4 +591,25 @@ func (b *Bot) RunOutbox(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// maxCaption is Telegram's limit on a caption, in UTF-16 code units.
+const maxCaption = 1024
+
+// sendDocument uploads a file the bot made, with the message's text as its
+// caption. The dialogs keep captions short; a longer one is cut rather than
+// refused, since the file is what matters.
+func (b *Bot) sendDocument(ctx context.Context, chat *chatState, o migrantbot.Outgoing) error {
+	d := o.Message.Document
+	doc := tgbotapi.NewDocument(o.ChatID, tgbotapi.FileBytes{Name: d.FileName, Bytes: d.Data})
+	if o.Message.Text != "" {
+		caption := o.Message.Text
+		if countUnits(caption) > maxCaption {
+			caption = truncate(plainFallback(caption), maxCaption)
+		} else {
+			doc.ParseMode = tgbotapi.ModeHTML
+		}
+		doc.Caption = caption
+	}
+	return b.send(ctx, chat, doc)
 }

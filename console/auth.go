@@ -111,10 +111,11 @@ func (a *app) clearSessionCookie(w http.ResponseWriter) {
 	})
 }
 
-// startSession creates a session for an account and sets its cookie.
-func (a *app) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, staffID int64) error {
+// startSession creates a session for an account and sets its cookie; a
+// pending one waits for the authenticator code.
+func (a *app) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, staffID int64, pending bool) error {
 	token := newToken()
-	if err := a.deps.Store.CreateStaffSession(ctx, staffID, tokenHash(token), newToken(), clientIP(r)); err != nil {
+	if err := a.deps.Store.CreateStaffSession(ctx, staffID, tokenHash(token), newToken(), clientIP(r), pending); err != nil {
 		return fmt.Errorf("console: start session of staff %d: %w", staffID, err)
 	}
 	a.setSessionCookie(w, token)
@@ -158,10 +159,19 @@ const (
 	// staffOnly routes need a session whose password is not a one-time one.
 	staffOnly
 	// anySession routes need a session, even one that must still change
-	// its one-time password (the change-password page itself, logout).
+	// its one-time password or set up a required authenticator (the
+	// change-password page itself, logout).
 	anySession
+	// enrolling routes, the authenticator's setup, need a session whose
+	// password is not a one-time one, even of an admin who must still set up
+	// the authenticator STAFF_TOTP=required asks for.
+	enrolling
 	// adminOnly routes need an admin's session.
 	adminOnly
+	// secondFactor routes, the authenticator code form, need a pending
+	// session: password right, code still to come. Every other route
+	// refuses such a session.
+	secondFactor
 )
 
 // guard wraps a route's handler with its access rule: the session, the
@@ -188,6 +198,16 @@ func (a *app) guard(acc access, next http.Handler) http.Handler {
 			a.serverError(w, r, fmt.Errorf("console: read session: %w", err))
 			return
 		}
+		// A pending session compares times of the database's clock only.
+		if sess.Pending && sess.LastSeen.Sub(sess.CreatedAt) > SecondFactorTimeout {
+			if err := a.deps.Store.DeleteStaffSession(ctx, tokenHash(token)); err != nil {
+				a.serverError(w, r, fmt.Errorf("console: end expired pending session: %w", err))
+				return
+			}
+			a.clearSessionCookie(w)
+			a.noSession(w, r)
+			return
+		}
 		if info := infoFrom(ctx); info != nil {
 			info.staffID = sess.Staff.ID
 		}
@@ -198,12 +218,34 @@ func (a *app) guard(acc access, next http.Handler) http.Handler {
 			a.errorPage(w, r, http.StatusForbidden, "error_csrf")
 			return
 		}
-		if sess.Staff.MustChangePassword && acc != anySession {
+		switch {
+		case sess.Pending && acc != secondFactor:
+			// The password alone opens nothing but the code form.
+			if isRead(r) {
+				http.Redirect(w, r, "/login/code", http.StatusSeeOther)
+				return
+			}
+			a.errorPage(w, r, http.StatusUnauthorized, "error_code_needed")
+			return
+		case !sess.Pending && acc == secondFactor:
+			// Already through: the code form has nothing left to do.
+			http.Redirect(w, r, "/appeals", http.StatusSeeOther)
+			return
+		}
+		if sess.Staff.MustChangePassword && acc != anySession && acc != secondFactor {
 			if isRead(r) {
 				http.Redirect(w, r, "/password", http.StatusSeeOther)
 				return
 			}
 			a.errorPage(w, r, http.StatusForbidden, "error_change_password")
+			return
+		}
+		if a.needsTOTP(sess.Staff) && acc != anySession && acc != enrolling && acc != secondFactor {
+			if isRead(r) {
+				http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
+				return
+			}
+			a.errorPage(w, r, http.StatusForbidden, "error_totp_required")
 			return
 		}
 		if acc == adminOnly && sess.Staff.Role != migrantbot.RoleAdmin {
@@ -212,6 +254,12 @@ func (a *app) guard(acc access, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// needsTOTP reports whether an account must set up the authenticator
+// before it may do anything else.
+func (a *app) needsTOTP(s migrantbot.Staff) bool {
+	return a.deps.RequireTOTP && s.Role == migrantbot.RoleAdmin && !s.TOTPEnabled
 }
 
 func isRead(r *http.Request) bool { return r.Method == http.MethodGet || r.Method == http.MethodHead }

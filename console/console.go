@@ -58,17 +58,59 @@ type Accounts interface {
 	RecordLogin(ctx context.Context, id int64) error
 }
 
+// SecondFactorTimeout is how long a session may wait for the
+// authenticator code after a correct password.
+const SecondFactorTimeout = 5 * time.Minute
+
 // Sessions keeps the logged-in browser sessions. The console gives it only
-// the SHA-256 of the cookie's token, never the token itself.
+// the SHA-256 of the cookie's token, never the token itself, and names
+// sessions in its pages by their IDs.
 type Sessions interface {
-	// CreateStaffSession stores a new session.
-	CreateStaffSession(ctx context.Context, staffID int64, tokenHash, csrf, ip string) error
+	// CreateStaffSession stores a new session; a pending one waits for the
+	// account's authenticator code and opens nothing else. Returns ENOTFOUND
+	// if the account does not exist or is disabled.
+	CreateStaffSession(ctx context.Context, staffID int64, tokenHash, csrf, ip string, pending bool) error
 	// StaffSession returns the session of tokenHash and notes it was seen.
 	// Returns ENOTFOUND when it is missing, has expired (idle or absolute)
 	// or its account is disabled.
 	StaffSession(ctx context.Context, tokenHash string, idle, absolute time.Duration) (migrantbot.StaffSession, error)
 	// DeleteStaffSession ends a session.
 	DeleteStaffSession(ctx context.Context, tokenHash string) error
+	// ListStaffSessions returns the sessions of an account that have not
+	// expired, most recently used first, without their CSRF tokens.
+	ListStaffSessions(ctx context.Context, staffID int64, idle, absolute time.Duration) ([]migrantbot.StaffSession, error)
+	// DeleteStaffSessionByID ends one session of an account. Returns
+	// ENOTFOUND if the account has no session of that ID.
+	DeleteStaffSessionByID(ctx context.Context, staffID, id int64) error
+	// DeleteStaffSessions ends every session of an account but the one with
+	// the ID keep (0 keeps none) and returns how many it ended.
+	DeleteStaffSessions(ctx context.Context, staffID, keep int64) (int, error)
+}
+
+// SecondFactor keeps the TOTP secrets of the accounts that use an
+// authenticator app.
+type SecondFactor interface {
+	// StaffTOTP returns the secret of an account, whether it is switched on
+	// (false during enrollment) and the time step of the last code
+	// accepted. Returns ENOTFOUND when the account has no secret.
+	StaffTOTP(ctx context.Context, staffID int64) (secret string, enabled bool, lastStep int64, err error)
+	// BeginTOTP stores a new secret, not yet on, replacing an unfinished
+	// enrollment. Returns ECONFLICT when TOTP is on.
+	BeginTOTP(ctx context.Context, staffID int64, secret string) error
+	// EnableTOTP switches on the pending secret, which a code of the time
+	// step has just confirmed; the step counts as used. Returns ENOTFOUND
+	// without a pending secret and ECONFLICT when TOTP is on already or the
+	// pending secret is no longer the one given.
+	EnableTOTP(ctx context.Context, staffID int64, secret string, step int64) error
+	// UseTOTPStep records that a code of the time step was accepted.
+	// Returns ECONFLICT when a code of this step or a later one was accepted
+	// before (a replay) and ENOTFOUND when TOTP is off.
+	UseTOTPStep(ctx context.Context, staffID, step int64) error
+	// DisableTOTP switches TOTP off and forgets the secret.
+	DisableTOTP(ctx context.Context, staffID int64) error
+	// ResetTOTP switches TOTP off, forgets the secret and ends every
+	// session of the account, for a lost authenticator.
+	ResetTOTP(ctx context.Context, staffID int64) error
 }
 
 // Throttle counts failed logins.
@@ -124,9 +166,8 @@ type Actions interface {
 type AuditLog interface {
 	// Audit appends one entry.
 	Audit(ctx context.Context, e migrantbot.AuditEntry) error
-	// ListAudit returns the newest entries matching the filter; an empty
-	// filter value matches anything.
-	ListAudit(ctx context.Context, actor, action, target string, limit int) ([]migrantbot.AuditEntry, error)
+	// FindAudit returns the entries matching the filter, newest first.
+	FindAudit(ctx context.Context, f migrantbot.AuditFilter) ([]migrantbot.AuditEntry, error)
 }
 
 // Store is everything the console needs from storage; *store.Store
@@ -134,6 +175,7 @@ type AuditLog interface {
 type Store interface {
 	Accounts
 	Sessions
+	SecondFactor
 	Throttle
 	Appeals
 	Actions
@@ -149,6 +191,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Secure marks cookies Secure, for a console served over HTTPS.
 	Secure bool
+	// RequireTOTP makes the authenticator code mandatory for admins
+	// (STAFF_TOTP=required): an admin without it is sent to set it up
+	// before anything else. For reviewers it stays optional.
+	RequireTOTP bool
 	// BaseURL is the console's public address, e.g. https://console.example.org;
 	// informational, links inside the console are relative.
 	BaseURL string

@@ -93,7 +93,7 @@ func (a *app) streamFile(w http.ResponseWriter, r *http.Request, files migrantbo
 	}
 	h := w.Header()
 	h.Set("Content-Type", typ)
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox; frame-ancestors 'none'")
 	h.Set("Cache-Control", "private, no-store")
 	if size > 0 {
 		h.Set("Content-Length", strconv.FormatInt(size, 10))

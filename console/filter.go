@@ -1,8 +1,10 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +88,9 @@ func parseFilter(q url.Values, me int64, tz *time.Location) (migrantbot.AppealFi
 	return f, form
 }
 
+// auditableQuery is a search for the start of a reference.
+var auditableQuery = regexp.MustCompile(`^AP-[0-9][0-9-]*$`)
+
 // values returns the form as a query, without empty values.
 func (f filterForm) values() url.Values {
 	v := url.Values{}
@@ -106,9 +111,16 @@ func (f filterForm) values() url.Values {
 	return v
 }
 
-// describe is the filter as one line for the audit log.
+// describe is the filter as one line for the audit log. The words of a
+// search are names and facts of people: the audit log is plain and
+// append-only, so it records how many words were searched for, not which;
+// the start of a reference, which names nobody, is kept.
 func (f filterForm) describe() string {
-	s := f.values().Encode()
+	v := f.values()
+	if q := strings.TrimSpace(f.Q); q != "" && !auditableQuery.MatchString(strings.ToUpper(q)) {
+		v.Set("q", fmt.Sprintf("(%d words)", len(strings.Fields(q))))
+	}
+	s := v.Encode()
 	if s == "" {
 		return "all"
 	}

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -309,19 +310,29 @@ func (e *env) auditCount(tb testing.TB, actor, action, target string) int {
 // outboxTexts returns the texts queued for a chat, oldest first.
 func (e *env) outboxTexts(tb testing.TB, chatID int64) []string {
 	tb.Helper()
+	// The payload is sealed at rest: open it with the tests' data key.
+	keys := storetest.Keys(tb)
 	rows, err := e.store.Pool().Query(context.Background(),
-		`SELECT payload->>'text' FROM outbox WHERE chat_id = $1 ORDER BY id`, chatID)
+		`SELECT payload FROM outbox WHERE chat_id = $1 ORDER BY id`, chatID)
 	if err != nil {
 		tb.Fatalf("outbox: %v", err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		var stored []byte
+		if err := rows.Scan(&stored); err != nil {
 			tb.Fatal(err)
 		}
-		out = append(out, s)
+		doc, err := keys.OpenJSON(stored)
+		if err != nil {
+			tb.Fatalf("outbox: open payload: %v", err)
+		}
+		var m struct{ Text string }
+		if err := json.Unmarshal(doc, &m); err != nil {
+			tb.Fatalf("outbox: payload: %v", err)
+		}
+		out = append(out, m.Text)
 	}
 	if err := rows.Err(); err != nil {
 		tb.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"migrantbot"
@@ -64,6 +65,14 @@ func (a *app) handleLogin(st loginStore) http.Handler {
 			a.showLogin(w, r, http.StatusUnauthorized, page)
 			return
 		}
+		// A browser that logs in again leaves its earlier session, say one
+		// that waited for a code, behind for good.
+		if old := a.cookieToken(r); old != "" {
+			if err := st.DeleteStaffSession(ctx, tokenHash(old)); err != nil {
+				a.serverError(w, r, fmt.Errorf("console: login: end earlier session: %w", err))
+				return
+			}
+		}
 		ip := clientIP(r)
 		byAccount, byIP, err := st.LoginFailures(ctx, email, ip, a.deps.Now().Add(-ThrottleWindow))
 		if err != nil {
@@ -108,35 +117,65 @@ func (a *app) handleLogin(st loginStore) http.Handler {
 			return
 		}
 
-		if err := st.ClearLoginFailures(ctx, email); err != nil {
-			a.serverError(w, r, fmt.Errorf("console: login: %w", err))
+		if staff.TOTPEnabled {
+			// The failures stay counted until the code is right too: if the
+			// password cleared them, each new login would grant another
+			// round of guesses at the code.
+			if err := a.startSession(ctx, w, r, staff.ID, true); err != nil {
+				a.serverError(w, r, err)
+				return
+			}
+			a.clearLoginCookie(w)
+			if info := infoFrom(ctx); info != nil {
+				info.staffID = staff.ID
+			}
+			to := "/login/code"
+			if page.Next != "/appeals" {
+				to += "?next=" + url.QueryEscape(page.Next)
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
-		if err := st.RecordLogin(ctx, staff.ID); err != nil {
-			a.serverError(w, r, fmt.Errorf("console: login: %w", err))
-			return
-		}
-		if err := a.startSession(ctx, w, r, staff.ID); err != nil {
-			a.serverError(w, r, err)
-			return
-		}
-		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1,
-			HttpOnly: true, Secure: a.deps.Secure, SameSite: http.SameSiteStrictMode})
-		if info := infoFrom(ctx); info != nil {
-			info.staffID = staff.ID
-		}
-		if err := st.Audit(ctx, migrantbot.AuditEntry{
-			At: a.deps.Now(), Actor: staff.Email, Action: "login", Target: staff.Email, IP: ip,
-		}); err != nil {
-			a.serverError(w, r, fmt.Errorf("console: login: audit: %w", err))
-			return
-		}
-		to := page.Next
-		if staff.MustChangePassword {
-			to = "/password"
-		}
-		http.Redirect(w, r, to, http.StatusSeeOther)
+		a.finishLogin(w, r, st, staff, page.Next, "")
 	})
+}
+
+// finishLogin starts the full session of an account whose password (and
+// authenticator code, when it has one) was right, and sends the browser on.
+func (a *app) finishLogin(w http.ResponseWriter, r *http.Request, st loginStore, staff migrantbot.Staff, next, detail string) {
+	ctx := r.Context()
+	if err := st.ClearLoginFailures(ctx, staff.Email); err != nil {
+		a.serverError(w, r, fmt.Errorf("console: login: %w", err))
+		return
+	}
+	if err := st.RecordLogin(ctx, staff.ID); err != nil {
+		a.serverError(w, r, fmt.Errorf("console: login: %w", err))
+		return
+	}
+	if err := a.startSession(ctx, w, r, staff.ID, false); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.clearLoginCookie(w)
+	if info := infoFrom(ctx); info != nil {
+		info.staffID = staff.ID
+	}
+	if err := st.Audit(ctx, migrantbot.AuditEntry{
+		At: a.deps.Now(), Actor: staff.Email, Action: "login", Target: staff.Email, Detail: detail, IP: clientIP(r),
+	}); err != nil {
+		a.serverError(w, r, fmt.Errorf("console: login: audit: %w", err))
+		return
+	}
+	to := localPath(next)
+	if staff.MustChangePassword {
+		to = "/password"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (a *app) clearLoginCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1,
+		HttpOnly: true, Secure: a.deps.Secure, SameSite: http.SameSiteStrictMode})
 }
 
 func (a *app) handleLogout(st loginStore) http.Handler {
@@ -209,7 +248,7 @@ func (a *app) handlePasswordChange(st loginStore) http.Handler {
 			a.serverError(w, r, fmt.Errorf("console: change password: %w", err))
 			return
 		}
-		if err := a.startSession(ctx, w, r, s.Staff.ID); err != nil {
+		if err := a.startSession(ctx, w, r, s.Staff.ID, false); err != nil {
 			a.serverError(w, r, err)
 			return
 		}

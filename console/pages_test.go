@@ -287,6 +287,21 @@ func TestSearchIsAuditedAndLoginStaysOnSite(t *testing.T) {
 	if n := e.auditCount(t, "searcher@example.org", "appeals.search", "appeals"); n != 1 {
 		t.Errorf("searches audited: got %d, want 1", n)
 	}
+	// The audit log is plain and append-only: it says a search was made,
+	// not for whom; the start of a reference is kept.
+	b.get("/appeals?q=AP-2026-0000&status=new")
+	entries, err := e.store.ListAudit(t.Context(), "searcher@example.org", "appeals.search", "appeals", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var details []string
+	for _, en := range entries {
+		details = append(details, en.Detail)
+	}
+	all := strings.Join(details, "\n")
+	if strings.Contains(all, "Mammadov") || !strings.Contains(all, "1+words") || !strings.Contains(all, "AP-2026-0000") {
+		t.Errorf("audited searches: %q", details)
+	}
 	for _, next := range []string{"/%09/evil.example", "/\\evil.example", "//evil.example", "https://evil.example"} {
 		if got := localPath(mustUnescape(t, next)); got != "/appeals" {
 			t.Errorf("next %q: got %q, want /appeals", next, got)

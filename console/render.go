@@ -162,6 +162,9 @@ type view struct {
 	Flash *flash
 	Langs []langOption
 	Page  any
+	// Restricted is set while the account must change its one-time
+	// password or set up a required authenticator: the menu is hidden.
+	Restricted bool
 
 	loc *i18n.Localizer
 	tz  *time.Location
@@ -250,7 +253,11 @@ func (a *app) newView(r *http.Request, title string, page any) *view {
 	prefs := []string{}
 	if s := sessionFrom(r.Context()); s != nil {
 		staff := s.Staff
-		v.Staff = &staff
+		// A session waiting for its code shows no account yet.
+		if !s.Pending {
+			v.Staff = &staff
+			v.Restricted = staff.MustChangePassword || a.needsTOTP(staff)
+		}
 		v.CSRF = s.CSRF
 		prefs = append(prefs, staff.Lang)
 	} else if l := r.URL.Query().Get("lang"); l != "" {

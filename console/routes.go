@@ -28,10 +28,21 @@ func (a *app) routes() []route {
 
 		{"GET /login", public, a.handleLoginPage()},
 		{"POST /login", public, a.handleLogin(st)},
+		{"GET /login/code", secondFactor, a.handleCodePage()},
+		{"POST /login/code", secondFactor, a.handleCode(st)},
 		{"POST /logout", anySession, a.handleLogout(st)},
 		{"GET /password", anySession, a.handlePasswordPage()},
 		{"POST /password", anySession, a.handlePasswordChange(st)},
 		{"POST /lang", anySession, a.handleLang(st)},
+
+		{"GET /account", staffOnly, a.handleAccount(st)},
+		{"POST /account/sessions/{id}/end", staffOnly, a.handleSessionEnd(st)},
+		{"POST /account/sessions/end-others", staffOnly, a.handleSessionEndOthers(st)},
+		{"GET /account/totp", enrolling, a.handleTOTPPage(st)},
+		{"POST /account/totp/start", enrolling, a.handleTOTPStart(st)},
+		{"GET /account/totp/qr.png", enrolling, a.handleTOTPQR(st)},
+		{"POST /account/totp", enrolling, a.handleTOTPConfirm(st)},
+		{"POST /account/totp/disable", enrolling, a.handleTOTPDisable(st)},
 
 		{"GET /{$}", staffOnly, http.RedirectHandler("/appeals", http.StatusSeeOther)},
 		{"GET /appeals", staffOnly, a.handleAppealList(st, st)},
@@ -52,6 +63,8 @@ func (a *app) routes() []route {
 		{"POST /staff", adminOnly, a.handleStaffAdd(st, st)},
 		{"POST /staff/{id}/disable", adminOnly, a.handleStaffDisabled(st, st, true)},
 		{"POST /staff/{id}/enable", adminOnly, a.handleStaffDisabled(st, st, false)},
+		{"POST /staff/{id}/totp/reset", adminOnly, a.handleStaffTOTPReset(st, st)},
+		{"POST /staff/{id}/sessions/end", adminOnly, a.handleStaffSessionsEnd(st, st)},
 	}
 }
 

@@ -31,11 +31,46 @@ func (b *browser) request(method, path string) response {
 	return b.get(path)
 }
 
+// wantSecurityHeaders checks the headers every answer must carry, whatever
+// it is: page, redirect, error, file or image.
+func wantSecurityHeaders(tb testing.TB, what string, r response) {
+	tb.Helper()
+	for name, want := range map[string]string{
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "same-origin",
+		"X-Frame-Options":        "DENY",
+	} {
+		if got := r.header.Get(name); got != want {
+			tb.Errorf("%s (status %d): %s: got %q, want %q", what, r.status, name, got, want)
+		}
+	}
+	csp := r.header.Get("Content-Security-Policy")
+	wants := []string{"default-src 'self'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"}
+	if strings.Contains(csp, "sandbox") {
+		// A file a person sent is served stricter still: nothing of it
+		// runs or loads.
+		wants = []string{"default-src 'none'", "sandbox", "frame-ancestors 'none'"}
+	}
+	for _, want := range wants {
+		if !strings.Contains(csp, want) {
+			tb.Errorf("%s (status %d): Content-Security-Policy %q lacks %q", what, r.status, csp, want)
+		}
+	}
+	// No directive may let inline or evaluated script run.
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "script-src *") {
+		tb.Errorf("%s: Content-Security-Policy %q allows inline script", what, csp)
+	}
+}
+
 // TestEveryRoute walks the whole route table: without a session every
 // route but the public ones sends readers to the login page and refuses
-// writers; a reviewer gets 403 on every admin route; an admin gets in.
+// writers; a session waiting for its authenticator code opens only the
+// code form; a reviewer gets 403 on every admin route; an admin gets in;
+// every POST refuses a form without the session's CSRF token; and every
+// answer carries the security headers.
 func TestEveryRoute(t *testing.T) {
-	e := newEnv(t)
+	clock := newTestClock()
+	e := newEnv(t, func(d *Deps) { d.Now = clock.Now })
 	e.files.files["photo-1"] = memFile{data: []byte("\xff\xd8\xff jpeg"), typ: "image/jpeg"}
 	ref := e.submit(t, migrantbot.Appeal{Surname: "Route", Attachments: []migrantbot.Attachment{
 		{FileID: "photo-1", FileUniqueID: "u1", Kind: "photo", Size: 9},
@@ -43,20 +78,30 @@ func TestEveryRoute(t *testing.T) {
 	reviewer, _ := e.loggedIn(t, "reviewer@example.org", migrantbot.RoleReviewer)
 	admin, _ := e.loggedIn(t, "admin@example.org", migrantbot.RoleAdmin)
 	other := e.addStaff(t, "other@example.org", migrantbot.RoleReviewer, "a long enough password", false)
+	// An account with TOTP on, whose browser has given only the password.
+	two, _ := e.loggedIn(t, "two@example.org", migrantbot.RoleReviewer)
+	enrollTOTP(t, two, clock)
+	pending := e.browser(t)
+	wantRedirect(t, "password of an account with TOTP", pending.login("two@example.org", testPassword), "/login/code")
+	// No session has this ID: signing it out must not end a test's own.
 	values := map[string]string{"ref": ref, "n": "0", "id": "1"}
 
 	routes := e.app.routes()
-	if len(routes) < 20 {
+	if len(routes) < 30 {
 		t.Fatalf("route table has %d routes; did it lose some?", len(routes))
 	}
 	for _, rt := range routes {
 		t.Run(rt.pattern, func(t *testing.T) {
 			method, path := concretePath(rt.pattern, values)
-			if strings.HasPrefix(path, "/staff/") {
+			switch {
+			case strings.HasPrefix(path, "/staff/"):
 				path = strings.Replace(path, "/staff/1/", "/staff/"+itoa(other.ID)+"/", 1)
+			case strings.HasPrefix(path, "/account/sessions/1/"):
+				path = strings.Replace(path, "/1/", "/999999/", 1)
 			}
 			anon := e.browser(t)
 			r := anon.request(method, path)
+			wantSecurityHeaders(t, "without a session", r)
 			switch {
 			case rt.access == public:
 				if r.status == http.StatusUnauthorized || strings.HasPrefix(r.location, "/login?") {
@@ -67,13 +112,38 @@ func TestEveryRoute(t *testing.T) {
 			default:
 				wantStatus(t, "without a session", r, http.StatusUnauthorized)
 			}
-			if rt.access == public || rt.pattern == "POST /logout" {
+			if rt.access == public {
+				return
+			}
+
+			// Password right, code not given: only the code form opens.
+			pending.get("/login/code")
+			if rt.access == secondFactor {
+				if method == http.MethodGet {
+					wantStatus(t, "waiting for the code", pending.request(method, path), http.StatusOK)
+				}
+				wantStatus(t, "POST without the CSRF token", pending.postRaw(path, url.Values{"code": {"000000"}}), http.StatusForbidden)
+				return
+			}
+			r = pending.request(method, path)
+			wantSecurityHeaders(t, "waiting for the code", r)
+			if method == http.MethodGet {
+				wantRedirect(t, "waiting for the code", r, "/login/code")
+			} else {
+				wantStatus(t, "waiting for the code", r, http.StatusUnauthorized)
+			}
+			if rt.pattern == "POST /logout" {
 				return
 			}
 
 			// Load a page first so the browser has its CSRF token.
 			reviewer.get("/appeals")
+			if method == http.MethodPost {
+				wantStatus(t, "POST without the CSRF token", reviewer.postRaw(path, url.Values{}), http.StatusForbidden)
+				wantStatus(t, "POST with a wrong CSRF token", reviewer.postRaw(path, url.Values{"csrf": {admin.csrf}}), http.StatusForbidden)
+			}
 			r = reviewer.request(method, path)
+			wantSecurityHeaders(t, "as a reviewer", r)
 			if rt.access == adminOnly {
 				wantStatus(t, "as a reviewer", r, http.StatusForbidden)
 			} else if r.status == http.StatusForbidden || r.status == http.StatusUnauthorized || strings.HasPrefix(r.location, "/login") {
@@ -81,11 +151,15 @@ func TestEveryRoute(t *testing.T) {
 			}
 			admin.get("/appeals")
 			r = admin.request(method, path)
+			wantSecurityHeaders(t, "as an admin", r)
 			if r.status == http.StatusForbidden || r.status == http.StatusUnauthorized || strings.HasPrefix(r.location, "/login") {
 				t.Errorf("as an admin: status %d location %q", r.status, r.location)
 			}
 		})
 	}
+	// The walk signed nobody out by mistake.
+	wantStatus(t, "reviewer after the walk", reviewer.get("/appeals"), http.StatusOK)
+	wantStatus(t, "admin after the walk", admin.get("/appeals"), http.StatusOK)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -135,20 +209,8 @@ func TestHeadersAndHealth(t *testing.T) {
 	if r.body != "ok" {
 		t.Errorf("healthz body: got %q, want %q", r.body, "ok")
 	}
-	for _, path := range []string{"/healthz", "/login", "/static/console.css"} {
-		r := b.get(path)
-		for name, want := range map[string]string{
-			"X-Content-Type-Options": "nosniff",
-			"Referrer-Policy":        "same-origin",
-		} {
-			if got := r.header.Get(name); got != want {
-				t.Errorf("%s %s: got %q, want %q", path, name, got, want)
-			}
-		}
-		csp := r.header.Get("Content-Security-Policy")
-		if !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
-			t.Errorf("%s Content-Security-Policy: %q", path, csp)
-		}
+	for _, path := range []string{"/healthz", "/login", "/static/console.css", "/static/none.css", "/no/such/page", "/appeals", "/account/totp/qr.png"} {
+		wantSecurityHeaders(t, "GET "+path, b.get(path))
 	}
 	if r := b.get("/login"); r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("pages must not be cached: Cache-Control %q", r.header.Get("Cache-Control"))

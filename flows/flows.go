@@ -58,6 +58,7 @@ const (
 	evMenu           = "menu"
 	evRights         = "rights"
 	evStartAppeal    = "start_appeal"
+	evStartAgreed    = "start_agreed"
 	evAgree          = "agree"
 	evDecline        = "decline"
 	evNext           = "next"
@@ -86,9 +87,6 @@ const (
 	maxAppealsPerDay = 3
 )
 
-// ConsentVersion names the privacy notice shown before an appeal.
-const ConsentVersion = "2026-11-26"
-
 // Options configure the dialogs.
 type Options struct {
 	// StaffChatID is a Telegram group told of new appeals; 0 for none.
@@ -97,6 +95,9 @@ type Options struct {
 	StaffLang string
 	// ConsoleURL is the staff console's address, linked from announcements.
 	ConsoleURL string
+	// RetentionDraftDays and RetentionClosedDays are the retention periods
+	// the privacy notice tells (defaults 30 days and 5 years).
+	RetentionDraftDays, RetentionClosedDays int
 }
 
 // Engine runs the dialogs.
@@ -118,6 +119,12 @@ type topicRef struct {
 func New(cat *locales.Catalog, opt Options) (*Engine, error) {
 	if opt.StaffLang == "" {
 		opt.StaffLang = "az"
+	}
+	if opt.RetentionDraftDays <= 0 {
+		opt.RetentionDraftDays = defaultDraftDays
+	}
+	if opt.RetentionClosedDays <= 0 {
+		opt.RetentionClosedDays = defaultClosedDays
 	}
 	e := &Engine{opt: opt, cat: cat, events: events(), topics: map[string]topicRef{}}
 	if len(cat.Rights.Categories) == 0 {
@@ -147,6 +154,8 @@ func events() fsm.Events {
 		{Name: evMenu, Src: all, Dst: StateMenu},
 		{Name: evRights, Src: all, Dst: StateRights},
 		{Name: evStartAppeal, Src: []string{StateMenu, StateRights, StateFollowUp}, Dst: StateConsent},
+		// Agreed to this version of the notice before: not asked again.
+		{Name: evStartAgreed, Src: []string{StateMenu, StateRights, StateFollowUp}, Dst: appealSteps[0]},
 		{Name: evFollowUp, Src: []string{StateMenu, StateRights, StateFollowUp, StateLanguage}, Dst: StateFollowUp},
 		{Name: evAgree, Src: []string{StateConsent}, Dst: appealSteps[0]},
 		{Name: evDecline, Src: []string{StateConsent}, Dst: StateMenu},
@@ -218,7 +227,8 @@ func (e *Engine) Step(s migrantbot.Session, in migrantbot.Input, rec migrantbot.
 	if t.from == StatePhone && t.s.State != StatePhone {
 		t.closeContactKeyboard()
 	}
-	return migrantbot.Turn{Session: t.s, Messages: t.out, Notice: t.notice, Submit: t.submit, FollowUps: t.followups, Others: t.others}, nil
+	return migrantbot.Turn{Session: t.s, Messages: t.out, Notice: t.notice, Submit: t.submit, FollowUps: t.followups, Others: t.others,
+		Consent: t.consent, Forget: t.forgetAll}, nil
 }
 
 // guessLanguage maps Telegram's language_code to a language the bot speaks.
@@ -248,7 +258,7 @@ func (e *Engine) guessLanguage(code string) string {
 func (e *Engine) Commands(lang string) []migrantbot.Command {
 	t := &turn{e: e, lang: lang}
 	var cmds []migrantbot.Command
-	for _, name := range []string{"start", "menu", "help", "language", "cancel", "status", "privacy"} {
+	for _, name := range []string{"start", "menu", "help", "language", "cancel", "status", "privacy", "mydata", "forgetme"} {
 		cmds = append(cmds, migrantbot.Command{Name: name, Description: t.tr("cmd_" + name)})
 	}
 	return cmds

@@ -33,6 +33,18 @@ func (f *fakeRecords) NextReference() (string, error) {
 
 func (f *fakeRecords) AppealsOf(int64) ([]migrantbot.AppealSummary, error) { return f.appeals, nil }
 
+func (f *fakeRecords) DataOf(userID int64) (migrantbot.PersonData, error) {
+	d := migrantbot.PersonData{UserID: userID, ChatID: userID, Language: "en", FirstSeen: now.Add(-time.Hour)}
+	for _, a := range f.appeals {
+		det, err := f.AppealOf(userID, a.Reference)
+		if err != nil {
+			continue
+		}
+		d.Appeals = append(d.Appeals, det)
+	}
+	return d, nil
+}
+
 func (f *fakeRecords) AppealOf(userID int64, ref string) (migrantbot.AppealDetail, error) {
 	for _, a := range f.appeals {
 		if a.Reference == ref && userID == 42 {
@@ -181,7 +193,8 @@ func (c *chat) msg(key string) string {
 	// Template data is a marker, and the comparison stops before the first one.
 	const mark = "\x00"
 	s, err := i18n.NewLocalizer(c.e.cat.Bundle, lang).Localize(&i18n.LocalizeConfig{MessageID: key,
-		TemplateData: map[string]any{"Min": mark, "Max": mark, "Count": mark, "MB": mark, "Phone": mark, "Reference": mark, "Hours": mark}})
+		TemplateData: map[string]any{"Min": mark, "Max": mark, "Count": mark, "MB": mark, "Phone": mark, "Reference": mark, "Hours": mark, "Date": mark,
+			"Appeals": mark, "Files": mark, "Draft": mark, "Version": mark, "DraftDays": mark, "ClosedYears": mark}})
 	if err != nil {
 		c.tb.Fatalf("message %s: %v", key, err)
 	}

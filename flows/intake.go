@@ -195,10 +195,12 @@ func (t *turn) intakeButton(action string) error {
 	switch st {
 	case StateConsent:
 		if verb == "yes" {
+			t.answerNotice(true)
 			t.s.Draft = &migrantbot.Appeal{ConsentAt: t.in.Now, ConsentVersion: ConsentVersion}
 			return t.go_(evAgree)
 		}
 		if verb == "no" {
+			t.answerNotice(false)
 			t.s.Draft = nil
 			t.say(t.tr("consent_declined"))
 			return t.go_(evDecline)

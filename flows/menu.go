@@ -98,6 +98,15 @@ func (t *turn) startAppeal(category string) error {
 	}
 	t.s.Draft, t.s.Return, t.s.Resume = nil, "", ""
 	t.s.Preset = category
+	if c := t.s.Consent; c != nil && c.Agreed && c.Version == ConsentVersion {
+		// The appeal records the agreement it was made under.
+		t.s.Draft = &migrantbot.Appeal{ConsentAt: c.At, ConsentVersion: c.Version}
+		if err := t.move(evStartAgreed); err != nil {
+			return err
+		}
+		t.say(t.tr("consent_on_file", data{"Date": c.At.UTC().Format("02.01.2006")}))
+		return t.repeat()
+	}
 	return t.go_(evStartAppeal)
 }
 

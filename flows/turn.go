@@ -27,6 +27,8 @@ type turn struct {
 	// followups and others are the turn's effects besides the submitted appeal.
 	followups []migrantbot.FollowUp
 	others    []migrantbot.Outgoing
+	consent   *migrantbot.Consent // an answer to the privacy notice given now
+	forgetAll bool                // the person asked to erase their data
 }
 
 // data is the template data of a localized message.
@@ -175,8 +177,16 @@ func (t *turn) command() error {
 		t.say(t.tr("help_text"))
 		return t.repeat()
 	case "privacy":
-		t.say(t.tr("privacy_text"))
-		return t.repeat()
+		t.privacyNotice()
+		if isIntake(t.s.State) || t.s.State == StateFollowUp {
+			return t.repeat()
+		}
+		return nil
+	case "mydata":
+		return t.myData()
+	case "forgetme":
+		t.askForget()
+		return nil
 	case "status":
 		if err := t.myAppeals(false); err != nil {
 			return err
@@ -248,6 +258,8 @@ func (t *turn) press() error {
 		return t.rights(arg)
 	case "v":
 		return t.appealButton(arg)
+	case "p":
+		return t.privacyButton(arg)
 	case "a":
 		state, action, _ := strings.Cut(arg, ":")
 		if state != t.s.State || !isIntake(state) {

@@ -100,6 +100,9 @@ func (s *Store) act(ctx context.Context, actor migrantbot.Staff, ref, action str
 			if err != nil {
 				return fmt.Errorf("encode message: %w", err)
 			}
+			if payload, err = s.sealJSON(payload); err != nil {
+				return fmt.Errorf("encode message: %w", err)
+			}
 			// Nobody delivers it right after the commit, unlike the bot's
 			// answers, so it is due at once for the outbox worker.
 			var id int64
@@ -109,10 +112,16 @@ func (s *Store) act(ctx context.Context, actor migrantbot.Staff, ref, action str
 			}
 			outboxID = &id
 		}
+		// Every entry's text is sealed, whatever its kind: a reply or a note
+		// holds the person's story, and one rule is easier to keep.
+		text, err := s.seal(e.text)
+		if err != nil {
+			return fmt.Errorf("record %s: %w", action, err)
+		}
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO thread_entries (appeal_id, kind, author_id, text, status, outbox_id)
 			VALUES ($1, $2, (SELECT id FROM staff WHERE id = $3), $4, $5, $6)`,
-			a.id, e.kind, actor.ID, e.text, string(e.status), outboxID)
+			a.id, e.kind, actor.ID, text, string(e.status), outboxID)
 		b.Queue(`INSERT INTO audit_log (actor, action, target, detail) VALUES ($1, $2, $3, $4)`,
 			actorName(actor), action, a.reference, detail)
 		b.Queue(`UPDATE appeals SET updated_at = now() WHERE id = $1`, a.id)
@@ -218,10 +227,16 @@ func (s *Store) Refer(ctx context.Context, actor migrantbot.Staff, ref string, r
 	}
 	// The day as written, whatever the time zone of the time holding it.
 	day := time.Date(r.Date.Year(), r.Date.Month(), r.Date.Day(), 0, 0, 0, 0, time.UTC)
+	// A partner's name may be a person (a lawyer, an official) and a note
+	// the person's story: both are sealed.
+	name, note := r.Name, r.Note
+	if err := s.sealAll(&name, &note); err != nil {
+		return fmt.Errorf("store: refer %s: %w", ref, err)
+	}
 	return s.act(ctx, actor, ref, "appeal.refer", func(tx pgx.Tx, a lockedAppeal) (*entry, string, error) {
 		if _, err := tx.Exec(ctx, `INSERT INTO referrals (appeal_id, partner, name, referred_on, note, by_id)
 			VALUES ($1, $2, $3, $4, $5, (SELECT id FROM staff WHERE id = $6))`,
-			a.id, r.Partner, r.Name, day, r.Note, actor.ID); err != nil {
+			a.id, r.Partner, name, day, note, actor.ID); err != nil {
 			return nil, "", err
 		}
 		text := r.Name

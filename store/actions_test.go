@@ -81,7 +81,7 @@ func TestActions(t *testing.T) {
 				return s.Refer(ctx, anna, ref, migrantbot.Referral{Partner: "embassy", Name: " Embassy of Uzbekistan ", Date: day, Note: "sent by post"})
 			},
 			kind: migrantbot.EntryReferral, text: "Embassy of Uzbekistan", author: anna.Email, action: "appeal.refer",
-			detail: "partner embassy on 2026-03-10", afterCheck: `SELECT count(*) FROM referrals WHERE referred_on = '2026-03-10' AND note = 'sent by post'`,
+			detail: "partner embassy on 2026-03-10", afterCheck: `SELECT count(*) FROM referrals WHERE referred_on = '2026-03-10' AND note LIKE 'enc:v1:%'`,
 		},
 		{name: "referral to an unknown partner", act: func() error {
 			return s.Refer(ctx, anna, ref, migrantbot.Referral{Partner: "police", Date: day})

@@ -22,8 +22,19 @@ const appealColumns = `a.reference, a.user_id, a.chat_id, a.language, a.status, 
 	a.surname, a.first_name, a.patronymic, a.citizenship, a.country, a.city, a.address,
 	a.category, a.authority, a.occurred, a.over_one_year, a.description, a.phone, a.phone_shared, a.email, a.submitted_at`
 
-// scanAppeal reads the columns of appealColumns, then extra.
-func scanAppeal(row pgx.Row, extra ...any) (migrantbot.Appeal, error) {
+// personalFields are the fields of an appeal stored sealed: the names,
+// where the person is (city and address), whom they complain about, what
+// happened, and how to reach them. Citizenship, country, category and the
+// dates stay plain: the console filters and counts by them, and alone they
+// identify nobody.
+func personalFields(a *migrantbot.Appeal) []*string {
+	return []*string{&a.Surname, &a.FirstName, &a.Patronymic, &a.City, &a.Address,
+		&a.Authority, &a.Description, &a.Phone, &a.Email}
+}
+
+// scanAppeal reads the columns of appealColumns, then extra, and opens the
+// personal fields.
+func (s *Store) scanAppeal(row pgx.Row, extra ...any) (migrantbot.Appeal, error) {
 	var (
 		a         migrantbot.Appeal
 		status    string
@@ -40,6 +51,9 @@ func scanAppeal(row pgx.Row, extra ...any) (migrantbot.Appeal, error) {
 	if consentAt != nil {
 		a.ConsentAt = *consentAt
 	}
+	if err := s.openAll(personalFields(&a)...); err != nil {
+		return migrantbot.Appeal{}, fmt.Errorf("appeal %s: %w", a.Reference, err)
+	}
 	return a, nil
 }
 
@@ -48,12 +62,15 @@ const attachmentsSQL = `SELECT t.file_id, t.file_unique_id, t.kind, t.size, t.fi
 	FROM attachments t JOIN appeals a ON a.id = t.appeal_id
 	WHERE a.reference = $1 ORDER BY t.position, t.id`
 
-// collectAttachments reads the rows of attachmentsSQL; nil when none.
-func collectAttachments(rows pgx.Rows) ([]migrantbot.Attachment, error) {
+// collectAttachments reads the rows of attachmentsSQL, opening the file
+// names and captions; nil when none.
+func (s *Store) collectAttachments(rows pgx.Rows) ([]migrantbot.Attachment, error) {
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (migrantbot.Attachment, error) {
 		var f migrantbot.Attachment
-		err := row.Scan(&f.FileID, &f.FileUniqueID, &f.Kind, &f.Size, &f.FileName, &f.MimeType, &f.Caption, &f.MediaGroupID)
-		return f, err
+		if err := row.Scan(&f.FileID, &f.FileUniqueID, &f.Kind, &f.Size, &f.FileName, &f.MimeType, &f.Caption, &f.MediaGroupID); err != nil {
+			return f, err
+		}
+		return f, s.openAll(&f.FileName, &f.Caption)
 	})
 	if len(list) == 0 {
 		list = nil
@@ -70,7 +87,7 @@ func (s *Store) Appeal(ctx context.Context, reference string) (migrantbot.Appeal
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 
-	a, err := scanAppeal(br.QueryRow())
+	a, err := s.scanAppeal(br.QueryRow())
 	if err != nil {
 		return migrantbot.Appeal{}, fmt.Errorf("store: appeal %s: %w", reference, notFound(err, "no appeal %s", reference))
 	}
@@ -78,7 +95,7 @@ func (s *Store) Appeal(ctx context.Context, reference string) (migrantbot.Appeal
 	if err != nil {
 		return migrantbot.Appeal{}, fmt.Errorf("store: appeal %s: attachments: %w", reference, err)
 	}
-	if a.Attachments, err = collectAttachments(rows); err != nil {
+	if a.Attachments, err = s.collectAttachments(rows); err != nil {
 		return migrantbot.Appeal{}, fmt.Errorf("store: appeal %s: attachments: %w", reference, err)
 	}
 	if err := br.Close(); err != nil {

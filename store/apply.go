@@ -40,11 +40,11 @@ func (s *Store) Apply(ctx context.Context, u migrantbot.Update, step migrantbot.
 		state   string
 	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		session, err := lockSession(ctx, tx, u)
+		session, err := s.lockSession(ctx, tx, u)
 		if err != nil {
 			return err
 		}
-		rec := &records{ctx: ctx, tx: tx}
+		rec := &records{ctx: ctx, tx: tx, s: s}
 		turn, err := step(session, rec)
 		if err != nil {
 			return err
@@ -55,7 +55,7 @@ func (s *Store) Apply(ctx context.Context, u migrantbot.Update, step migrantbot.
 			return rec.err
 		}
 		state = turn.Session.State
-		handled, err = saveTurn(ctx, tx, u, session, turn)
+		handled, err = s.saveTurn(ctx, tx, u, session, turn)
 		return err
 	})
 	if err != nil {
@@ -78,7 +78,7 @@ func (s *Store) Apply(ctx context.Context, u migrantbot.Update, step migrantbot.
 // lockSession creates the session row of the chat if missing, locks it until
 // the transaction ends, and records the update id. The three statements go to
 // the server in one round trip.
-func lockSession(ctx context.Context, tx pgx.Tx, u migrantbot.Update) (migrantbot.Session, error) {
+func (s *Store) lockSession(ctx context.Context, tx pgx.Tx, u migrantbot.Update) (migrantbot.Session, error) {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO sessions (chat_id, user_id) VALUES ($1, $2) ON CONFLICT (chat_id) DO NOTHING`, u.ChatID, u.UserID)
 	b.Queue(`SELECT user_id, data, version FROM sessions WHERE chat_id = $1 FOR UPDATE`, u.ChatID)
@@ -111,7 +111,7 @@ func lockSession(ctx context.Context, tx pgx.Tx, u migrantbot.Update) (migrantbo
 	if err := br.Close(); err != nil {
 		return migrantbot.Session{}, fmt.Errorf("lock session: %w", err)
 	}
-	session, err := decodeSession(u.ChatID, userID, data, version)
+	session, err := s.decodeSession(u.ChatID, userID, data, version)
 	if err != nil {
 		return migrantbot.Session{}, err
 	}
@@ -121,9 +121,14 @@ func lockSession(ctx context.Context, tx pgx.Tx, u migrantbot.Update) (migrantbo
 	return session, nil
 }
 
-// decodeSession builds a session from its row. The columns are authoritative
-// for the chat and the version, whatever the JSON says.
-func decodeSession(chatID, userID int64, data []byte, version int64) (migrantbot.Session, error) {
+// decodeSession builds a session from its row, whose data is sealed. The
+// columns are authoritative for the chat and the version, whatever the JSON
+// says.
+func (s *Store) decodeSession(chatID, userID int64, data []byte, version int64) (migrantbot.Session, error) {
+	data, err := s.openJSON(data)
+	if err != nil {
+		return migrantbot.Session{}, fmt.Errorf("decode session: %w", err)
+	}
 	var session migrantbot.Session
 	if err := json.Unmarshal(data, &session); err != nil {
 		return migrantbot.Session{}, fmt.Errorf("decode session: %w", err)
@@ -138,8 +143,9 @@ func decodeSession(chatID, userID int64, data []byte, version int64) (migrantbot
 
 // saveTurn writes what the step decided: the session, the person's language,
 // the submitted appeal, the follow-ups and the outbox messages, in one round
-// trip.
-func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbot.Session, turn migrantbot.Turn) (migrantbot.Handled, error) {
+// trip. The session, the messages and the personal fields are sealed here,
+// in memory: sealing adds microseconds, not round trips.
+func (s *Store) saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbot.Session, turn migrantbot.Turn) (migrantbot.Handled, error) {
 	next := turn.Session
 	// The step cannot move the session to another chat or rewrite history.
 	next.ChatID = u.ChatID
@@ -149,6 +155,12 @@ func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbo
 	}
 	data, err := json.Marshal(next)
 	if err != nil {
+		return migrantbot.Handled{}, fmt.Errorf("encode session: %w", err)
+	}
+	// The whole session is sealed, not only its draft: the last search
+	// typed, a follow-up being written and the draft are all the person's
+	// words.
+	if data, err = s.sealJSON(data); err != nil {
 		return migrantbot.Handled{}, fmt.Errorf("encode session: %w", err)
 	}
 	// The turn's messages go to the chat, then the others to theirs; all are
@@ -168,6 +180,9 @@ func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbo
 		if payloads[i], err = json.Marshal(o.Message); err != nil {
 			return migrantbot.Handled{}, fmt.Errorf("encode message: %w", err)
 		}
+		if payloads[i], err = s.sealJSON(payloads[i]); err != nil {
+			return migrantbot.Handled{}, fmt.Errorf("encode message: %w", err)
+		}
 	}
 	// A follow-up is only ever for an appeal of the person whose session
 	// this is, whatever the step says.
@@ -176,6 +191,7 @@ func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbo
 		owner = next.UserID
 	}
 	followUps := make([][]byte, len(turn.FollowUps))
+	followUpTexts := make([]string, len(turn.FollowUps))
 	for i, f := range turn.FollowUps {
 		if f.Text == "" && f.File == nil {
 			return migrantbot.Handled{}, migrantbot.Errorf(migrantbot.EINVALID, "follow-up to %s has neither text nor file", f.Reference)
@@ -184,6 +200,12 @@ func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbo
 			if followUps[i], err = json.Marshal(f.File); err != nil {
 				return migrantbot.Handled{}, fmt.Errorf("encode follow-up file: %w", err)
 			}
+			if followUps[i], err = s.sealJSON(followUps[i]); err != nil {
+				return migrantbot.Handled{}, fmt.Errorf("encode follow-up file: %w", err)
+			}
+		}
+		if followUpTexts[i], err = s.seal(f.Text); err != nil {
+			return migrantbot.Handled{}, fmt.Errorf("encode follow-up: %w", err)
 		}
 	}
 
@@ -217,19 +239,32 @@ func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbo
 			a.Language = next.Lang
 		}
 		appeal = &a
-		queueAppeal(b, appeal)
+		if err := s.queueAppeal(b, appeal); err != nil {
+			return migrantbot.Handled{}, fmt.Errorf("submit appeal %s: %w", a.Reference, err)
+		}
 	}
 	for i, f := range turn.FollowUps {
 		b.Queue(`WITH a AS (
 				UPDATE appeals SET has_news = true, updated_at = now() WHERE reference = $1 AND user_id = $2 RETURNING id)
 			INSERT INTO thread_entries (appeal_id, kind, text, attachment)
-			SELECT id, '`+migrantbot.EntryMigrant+`', $3, $4 FROM a RETURNING id`, f.Reference, owner, f.Text, followUps[i])
+			SELECT id, '`+migrantbot.EntryMigrant+`', $3, $4 FROM a RETURNING id`, f.Reference, owner, followUpTexts[i], followUps[i])
 	}
 	for i, p := range payloads {
 		b.Queue(`INSERT INTO outbox (chat_id, payload, next_attempt_at) VALUES ($1, $2, now() + $3::bigint * interval '1 microsecond')
 			RETURNING id`, outgoing[i].ChatID, p, firstDeliveryGrace.Microseconds())
 	}
 
+	if err := s.savePrivacy(ctx, tx, u, owner, turn); err != nil {
+		return migrantbot.Handled{}, err
+	}
+	// A plain dialog step commits without waiting for the disk: a crash of
+	// the database server then costs at most a repeated question. A turn
+	// that keeps something the person or the staff are told was kept waits
+	// for it (measured with cmd/loadtest; see README, Performance). Queued
+	// last, so the results above are read in order.
+	if turn.Submit == nil && len(turn.FollowUps) == 0 && len(turn.Others) == 0 && turn.Consent == nil && !turn.Forget {
+		b.Queue(`SET LOCAL synchronous_commit = off`)
+	}
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
@@ -279,27 +314,39 @@ func saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbo
 }
 
 // queueAppeal adds the statements that insert a submitted appeal and its
-// attachments. The appeal starts as new, submitted now.
-func queueAppeal(b *pgx.Batch, a *migrantbot.Appeal) {
+// attachments, with the personal fields sealed and the search tokens of
+// the plain text. The appeal starts as new, submitted now.
+func (s *Store) queueAppeal(b *pgx.Batch, a *migrantbot.Appeal) error {
 	var consentAt *time.Time
 	if !a.ConsentAt.IsZero() {
 		consentAt = &a.ConsentAt
 	}
+	tokens := s.searchTokens(a.Surname, a.FirstName, a.Patronymic, a.Description)
+	p := *a
+	if err := s.sealAll(personalFields(&p)...); err != nil {
+		return err
+	}
 	b.Queue(`INSERT INTO appeals (reference, user_id, chat_id, language, consent_at, consent_version,
 			surname, first_name, patronymic, citizenship, country, city, address,
-			category, authority, occurred, over_one_year, description, phone, phone_shared, email)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			category, authority, occurred, over_one_year, description, phone, phone_shared, email, search)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+			array_to_tsvector($22::text[]))`,
 		a.Reference, a.UserID, a.ChatID, a.Language, consentAt, a.ConsentVersion,
-		a.Surname, a.FirstName, a.Patronymic, a.Citizenship, a.Country, a.City, a.Address,
-		a.Category, a.Authority, a.When, a.OverOneYear, a.Description, a.Phone, a.PhoneShared, a.Email)
+		p.Surname, p.FirstName, p.Patronymic, a.Citizenship, a.Country, p.City, p.Address,
+		a.Category, p.Authority, a.When, a.OverOneYear, p.Description, p.Phone, a.PhoneShared, p.Email, tokens)
 	for i, f := range a.Attachments {
+		fileName, caption := f.FileName, f.Caption
+		if err := s.sealAll(&fileName, &caption); err != nil {
+			return err
+		}
 		// A file sent twice is kept once, at its first position.
 		b.Queue(`INSERT INTO attachments (appeal_id, position, file_id, file_unique_id, kind, size,
 				file_name, mime_type, caption, media_group_id)
 			VALUES ((SELECT id FROM appeals WHERE reference = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (appeal_id, file_unique_id) DO NOTHING`,
-			a.Reference, i, f.FileID, f.FileUniqueID, f.Kind, f.Size, f.FileName, f.MimeType, f.Caption, f.MediaGroupID)
+			a.Reference, i, f.FileID, f.FileUniqueID, f.Kind, f.Size, fileName, f.MimeType, caption, f.MediaGroupID)
 	}
+	return nil
 }
 
 // records gives a dialog step what it may read or reserve inside the
@@ -307,6 +354,7 @@ func queueAppeal(b *pgx.Batch, a *migrantbot.Appeal) {
 type records struct {
 	ctx context.Context
 	tx  pgx.Tx
+	s   *Store // for its keys
 	// err is the first failed query: it aborted the transaction.
 	err error
 }

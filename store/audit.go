@@ -34,15 +34,34 @@ func (s *Store) Audit(ctx context.Context, e migrantbot.AuditEntry) error {
 // the given actor, action and target; an empty one matches any. limit is 100
 // when not positive, at most 1000.
 func (s *Store) ListAudit(ctx context.Context, actor, action, target string, limit int) ([]migrantbot.AuditEntry, error) {
+	return s.FindAudit(ctx, migrantbot.AuditFilter{Actor: actor, Action: action, Target: target, Limit: limit})
+}
+
+// FindAudit returns the entries of the audit log that match the filter,
+// newest first: actor, action and target compared exactly, at from From
+// (inclusive) to To (exclusive), and IDs below Before, the cursor of the next
+// page (the ID of the last entry of a page). A zero field matches anything.
+// Limit is 100 when not positive, at most 1000.
+func (s *Store) FindAudit(ctx context.Context, f migrantbot.AuditFilter) ([]migrantbot.AuditEntry, error) {
+	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultAuditLimit
 	}
 	limit = min(limit, maxAuditLimit)
 	var q listQuery
-	for _, c := range []struct{ column, value string }{{"actor", actor}, {"action", action}, {"target", target}} {
+	for _, c := range []struct{ column, value string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
 		if c.value != "" {
 			q.conds = append(q.conds, c.column+" = "+q.arg(c.value))
 		}
+	}
+	if !f.From.IsZero() {
+		q.conds = append(q.conds, "at >= "+q.arg(f.From))
+	}
+	if !f.To.IsZero() {
+		q.conds = append(q.conds, "at < "+q.arg(f.To))
+	}
+	if f.Before > 0 {
+		q.conds = append(q.conds, "id < "+q.arg(f.Before))
 	}
 	rows, err := s.pool.Query(ctx, `SELECT id, at, actor, action, target, detail, ip FROM audit_log`+q.where()+`
 		ORDER BY id DESC LIMIT `+q.arg(limit), q.args...)

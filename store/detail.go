@@ -17,7 +17,7 @@ import (
 // the delivery state of every message to the person, and the referrals.
 // Returns ENOTFOUND if there is no such appeal.
 func (s *Store) AppealDetail(ctx context.Context, ref string) (migrantbot.AppealDetail, error) {
-	d, err := loadDetail(ctx, s.pool, ref, 0, false)
+	d, err := s.loadDetail(ctx, s.pool, ref, 0, false)
 	if err != nil {
 		return migrantbot.AppealDetail{}, fmt.Errorf("store: appeal detail %s: %w", ref, err)
 	}
@@ -28,7 +28,7 @@ func (s *Store) AppealDetail(ctx context.Context, ref string) (migrantbot.Appeal
 // person may see: status changes, replies and what they added themselves,
 // without staff names, notes, referrals or assignee.
 func (r *records) AppealOf(userID int64, reference string) (migrantbot.AppealDetail, error) {
-	d, err := loadDetail(r.ctx, r.tx, reference, userID, true)
+	d, err := r.s.loadDetail(r.ctx, r.tx, reference, userID, true)
 	if err != nil {
 		err = fmt.Errorf("store: appeal %s of user %d: %w", reference, userID, err)
 		if migrantbot.ErrorCode(err) != migrantbot.ENOTFOUND {
@@ -50,7 +50,7 @@ const deliverySQL = `CASE WHEN o.id IS NULL THEN ''
 // loadDetail reads an appeal's page in one round trip. With person set it
 // reads what the person may see of their own appeal: only when the appeal
 // is userID's, and only the entries of the kinds shown to the person.
-func loadDetail(ctx context.Context, q querier, ref string, userID int64, person bool) (migrantbot.AppealDetail, error) {
+func (s *Store) loadDetail(ctx context.Context, q querier, ref string, userID int64, person bool) (migrantbot.AppealDetail, error) {
 	owner := ""
 	kinds := ""
 	args := []any{ref}
@@ -83,7 +83,7 @@ func loadDetail(ctx context.Context, q querier, ref string, userID int64, person
 
 	var d migrantbot.AppealDetail
 	var err error
-	d.Appeal, err = scanAppeal(br.QueryRow(), &d.AssigneeID, &d.AssigneeEmail, &d.HasNews, &d.Blocked)
+	d.Appeal, err = s.scanAppeal(br.QueryRow(), &d.AssigneeID, &d.AssigneeEmail, &d.HasNews, &d.Blocked)
 	if err != nil {
 		return migrantbot.AppealDetail{}, notFound(err, "no appeal %s", ref)
 	}
@@ -91,7 +91,7 @@ func loadDetail(ctx context.Context, q querier, ref string, userID int64, person
 	if err != nil {
 		return migrantbot.AppealDetail{}, fmt.Errorf("attachments: %w", err)
 	}
-	if d.Appeal.Attachments, err = collectAttachments(rows); err != nil {
+	if d.Appeal.Attachments, err = s.collectAttachments(rows); err != nil {
 		return migrantbot.AppealDetail{}, fmt.Errorf("attachments: %w", err)
 	}
 	if rows, err = br.Query(); err != nil {
@@ -107,7 +107,14 @@ func loadDetail(ctx context.Context, q querier, ref string, userID int64, person
 			return e, err
 		}
 		e.Status = migrantbot.Status(status)
+		if err := s.openAll(&e.Text); err != nil {
+			return e, fmt.Errorf("thread entry %d: %w", e.ID, err)
+		}
 		if attachment != nil {
+			attachment, err := s.openJSON(attachment)
+			if err != nil {
+				return e, fmt.Errorf("attachment of thread entry %d: %w", e.ID, err)
+			}
 			e.Attachment = new(migrantbot.Attachment)
 			if err := json.Unmarshal(attachment, e.Attachment); err != nil {
 				return e, fmt.Errorf("decode attachment of thread entry %d: %w", e.ID, err)
@@ -130,9 +137,11 @@ func loadDetail(ctx context.Context, q querier, ref string, userID int64, person
 				r  migrantbot.Referral
 				on time.Time
 			)
-			err := row.Scan(&r.Partner, &r.Name, &on, &r.Note, &r.By, &r.At)
+			if err := row.Scan(&r.Partner, &r.Name, &on, &r.Note, &r.By, &r.At); err != nil {
+				return r, err
+			}
 			r.Date = on
-			return r, err
+			return r, s.openAll(&r.Name, &r.Note)
 		})
 		if err != nil {
 			return migrantbot.AppealDetail{}, fmt.Errorf("referrals: %w", err)

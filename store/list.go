@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"migrantbot"
+	"migrantbot/sealed"
 )
 
 // Page sizes of the console's list.
@@ -53,21 +54,53 @@ func (q *listQuery) where() string {
 type search struct {
 	reference string // a reference prefix, upper case
 	text      string // words for full-text search
+	// terms are the search tokens of text's distinct words: for each word,
+	// its token under the current key, then under each previous key, so
+	// that rows a rotation has not reached yet are found too.
+	terms [][]string
 }
 
-func parseSearch(query string) search {
+// parseSearch reads a filter's Query. The words of a text search are
+// folded, split and hashed here, as searchTokens does for the appeals: the
+// database compares tokens, never words.
+func (s *Store) parseSearch(query string) search {
 	query = strings.TrimSpace(query)
 	if up := strings.ToUpper(query); referenceQuery.MatchString(up) {
 		return search{reference: up}
 	}
-	return search{text: query}
+	srch := search{text: query}
+	for _, w := range sealed.Words(sealed.Fold(query)) {
+		srch.terms = append(srch.terms, append([]string{s.keys.Token(w)}, s.keys.PreviousTokens(w)...))
+	}
+	return srch
+}
+
+// tsquery writes the terms of a search as a tsquery: every word, in any
+// of its tokens. Tokens are hex digits, so they need no quoting beyond the
+// quotes that keep the parser from reading them as numbers.
+func (srch search) tsquery() string {
+	var sb strings.Builder
+	for i, group := range srch.terms {
+		if i > 0 {
+			sb.WriteString(" & ")
+		}
+		sb.WriteByte('(')
+		for j, t := range group {
+			if j > 0 {
+				sb.WriteString(" | ")
+			}
+			sb.WriteString("'" + t + "'")
+		}
+		sb.WriteByte(')')
+	}
+	return sb.String()
 }
 
 // buildFilter turns a filter into conditions. withStatus false leaves the
 // status out, for the counts per status. allFacets writes even a single
 // equality condition as a facet, for the GIN index to intersect with the
 // search's words.
-func buildFilter(f migrantbot.AppealFilter, withStatus, allFacets bool) listQuery {
+func (s *Store) buildFilter(f migrantbot.AppealFilter, withStatus, allFacets bool) listQuery {
 	var q listQuery
 	// One equality filter is best served by its own btree, already in list
 	// order. Several are written as facets, which both the list's covering
@@ -118,12 +151,15 @@ func buildFilter(f migrantbot.AppealFilter, withStatus, allFacets bool) listQuer
 	if !f.To.IsZero() {
 		q.conds = append(q.conds, "a.submitted_at < "+q.arg(f.To))
 	}
-	switch s := parseSearch(f.Query); {
-	case s.reference != "":
+	switch srch := s.parseSearch(f.Query); {
+	case srch.reference != "":
 		// Only [A-Z0-9-] get here, so the pattern has no wildcard of its own.
-		q.conds = append(q.conds, "a.reference LIKE "+q.arg(s.reference+"%"))
-	case s.text != "":
-		q.conds = append(q.conds, "a.search @@ plainto_tsquery('simple', search_fold("+q.arg(s.text)+"))")
+		q.conds = append(q.conds, "a.reference LIKE "+q.arg(srch.reference+"%"))
+	case len(srch.terms) > 0:
+		q.conds = append(q.conds, "a.search @@ "+q.arg(srch.tsquery())+"::tsquery")
+	case srch.text != "":
+		// A text without words (only punctuation, say) matches nothing.
+		q.conds = append(q.conds, "false")
 	}
 	return q
 }
@@ -153,8 +189,9 @@ func decodeCursor(c string) (time.Time, int64, error) {
 // bound the submission time as From <= submitted_at < To; a zero time is no
 // bound. Query is either the beginning of a reference ("AP-2026-00004"), or
 // words that must all appear among the names and the description, whatever
-// their case; the words of a query that has none (only punctuation, say)
-// match nothing.
+// their case, as whole words (the index holds keyed tokens of words, so the
+// beginning of a word does not find it); a query without words (only
+// punctuation, say) matches nothing.
 func (s *Store) ListAppeals(ctx context.Context, f migrantbot.AppealFilter) (migrantbot.AppealPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -165,19 +202,17 @@ func (s *Store) ListAppeals(ctx context.Context, f migrantbot.AppealFilter) (mig
 	// The words of a search decide how it is counted, and a search without
 	// any cannot match: it is answered without scanning for nothing.
 	var (
-		words []string
+		words [][]string
 		rare  bool
 	)
-	if srch := parseSearch(f.Query); srch.text != "" {
-		var (
-			matches, base float64
-			err           error
-		)
-		if words, matches, base, err = s.searchWords(ctx, srch.text, f); err != nil {
-			return migrantbot.AppealPage{}, err
-		}
-		if len(words) == 0 {
+	if srch := s.parseSearch(f.Query); srch.text != "" {
+		if len(srch.terms) == 0 {
 			return migrantbot.AppealPage{Counts: zeroCounts()}, nil
+		}
+		words = srch.terms
+		matches, base, err := s.searchEstimate(ctx, words, f)
+		if err != nil {
+			return migrantbot.AppealPage{}, err
 		}
 		// Walking an index in the list's order until a page is full reads
 		// about limit*base/matches rows, base being the rows of the walked
@@ -188,7 +223,7 @@ func (s *Store) ListAppeals(ctx context.Context, f migrantbot.AppealFilter) (mig
 		// decided here.
 		rare = matches <= math.Sqrt(float64(limit+1)*base)
 	}
-	q := buildFilter(f, true, rare)
+	q := s.buildFilter(f, true, rare)
 	if f.After != "" {
 		at, id, err := decodeCursor(f.After)
 		if err != nil {
@@ -234,6 +269,10 @@ func (s *Store) ListAppeals(ctx context.Context, f migrantbot.AppealFilter) (mig
 			rows.Close()
 			return migrantbot.AppealPage{}, fmt.Errorf("store: list appeals: %w", err)
 		}
+		if err := s.openAll(&r.Surname, &r.FirstName); err != nil {
+			rows.Close()
+			return migrantbot.AppealPage{}, fmt.Errorf("store: list appeals: %s: %w", r.Reference, err)
+		}
 		r.Status = migrantbot.Status(status)
 		if len(page.Rows) == limit {
 			page.Next = encodeCursor(page.Rows[limit-1].SubmittedAt, lastID)
@@ -262,20 +301,20 @@ func zeroCounts() map[migrantbot.Status]int {
 }
 
 // statusCounts counts the appeals of a filter per status, ignoring its
-// status; words are those of its full-text search. Every status is in the
-// map, with 0 when it has none.
+// status; words are the terms of its full-text search. Every status is in
+// the map, with 0 when it has none.
 //
 // A filter of equality conditions alone is answered from appeal_counts, a
 // search for one word alone from appeal_word_counts (both kept by a
 // trigger); anything else counts the matching rows.
-func (s *Store) statusCounts(ctx context.Context, f migrantbot.AppealFilter, words []string) (map[migrantbot.Status]int, error) {
+func (s *Store) statusCounts(ctx context.Context, f migrantbot.AppealFilter, words [][]string) (map[migrantbot.Status]int, error) {
 	counts := zeroCounts()
 	var (
 		sql  string
 		args []any
 	)
 	noDates := f.From.IsZero() && f.To.IsZero()
-	srch := parseSearch(f.Query)
+	srch := s.parseSearch(f.Query)
 	switch {
 	case srch.reference == "" && srch.text == "" && noDates:
 		q := countsQuery(f)
@@ -283,12 +322,14 @@ func (s *Store) statusCounts(ctx context.Context, f migrantbot.AppealFilter, wor
 	case srch.text != "" && noDates && f.Category == "" && f.Citizenship == "" && f.Country == "" &&
 		f.Language == "" && f.Assignee == 0:
 		if len(words) == 1 {
-			sql, args = `SELECT status, n FROM appeal_word_counts WHERE word = $1`, []any{words[0]}
+			// A row's tokens are under one key, so the word's counts under
+			// each key add up.
+			sql, args = `SELECT status, n FROM appeal_word_counts WHERE word = ANY($1::text[])`, []any{words[0]}
 			break
 		}
 		fallthrough
 	default:
-		q := buildFilter(f, false, srch.text != "")
+		q := s.buildFilter(f, false, srch.text != "")
 		sql, args = `SELECT a.status, count(*) FROM appeals a`+q.where()+` GROUP BY a.status`, q.args
 	}
 	rows, err := s.pool.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
@@ -350,16 +391,16 @@ func countsQuery(f migrantbot.AppealFilter) listQuery {
 	return q
 }
 
-// searchWords returns the distinct words the full-text search of f looks
-// for, as the database folds and splits them, an estimate of how many
-// appeals match f, and how many rows an index in list order walks for f's
-// equality conditions (which the count tables know exactly). The estimate
-// takes the words as independent of each other and of the other
-// conditions; dates are left out.
-func (s *Store) searchWords(ctx context.Context, text string, f migrantbot.AppealFilter) (words []string, matches, filtered float64, err error) {
+// searchEstimate returns an estimate of how many appeals match f, whose
+// full-text search looks for the terms words, and how many rows an index in
+// list order walks for f's equality conditions (which the count tables know
+// exactly). The estimate takes the words as independent of each other and
+// of the other conditions; dates are left out.
+func (s *Store) searchEstimate(ctx context.Context, words [][]string, f migrantbot.AppealFilter) (matches, filtered float64, err error) {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT w, coalesce((SELECT sum(n) FROM appeal_word_counts c WHERE c.word = w), 0)::bigint
-		FROM unnest(tsvector_to_array(to_tsvector('simple', search_fold($1)))) w`, text)
+	for _, w := range words {
+		b.Queue(`SELECT coalesce(sum(n), 0)::bigint FROM appeal_word_counts WHERE word = ANY($1::text[])`, w)
+	}
 	b.Queue(`SELECT coalesce(sum(n), 0)::bigint FROM appeal_counts WHERE category IS NULL AND citizenship IS NULL
 		AND country IS NULL AND language IS NULL AND assignee_id IS NULL`)
 	q := countsQuery(f)
@@ -369,33 +410,18 @@ func (s *Store) searchWords(ctx context.Context, text string, f migrantbot.Appea
 	b.Queue(`SELECT coalesce(sum(n), 0)::bigint FROM appeal_counts`+q.where(), q.args...)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
-	rows, err := br.Query()
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("store: search words: %w", err)
-	}
-	var counts []int64
-	for rows.Next() {
-		var (
-			w string
-			n int64
-		)
-		if err := rows.Scan(&w, &n); err != nil {
-			rows.Close()
-			return nil, 0, 0, fmt.Errorf("store: search words: %w", err)
+	counts := make([]int64, len(words))
+	for i := range words {
+		if err := br.QueryRow().Scan(&counts[i]); err != nil {
+			return 0, 0, fmt.Errorf("store: search words: %w", err)
 		}
-		words = append(words, w)
-		counts = append(counts, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, 0, fmt.Errorf("store: search words: %w", err)
 	}
 	var all, inFilter int64
 	if err := br.QueryRow().Scan(&all); err != nil {
-		return nil, 0, 0, fmt.Errorf("store: count appeals: %w", err)
+		return 0, 0, fmt.Errorf("store: count appeals: %w", err)
 	}
 	if err := br.QueryRow().Scan(&inFilter); err != nil {
-		return nil, 0, 0, fmt.Errorf("store: count appeals: %w", err)
+		return 0, 0, fmt.Errorf("store: count appeals: %w", err)
 	}
 	matches = float64(inFilter)
 	for _, n := range counts {
@@ -409,7 +435,7 @@ func (s *Store) searchWords(ctx context.Context, text string, f migrantbot.Appea
 	if equalities(f) == 1 {
 		filtered = float64(inFilter)
 	}
-	return words, matches, filtered, br.Close()
+	return matches, filtered, br.Close()
 }
 
 // ExportAppeals calls each with every appeal matching f (its After and Limit
@@ -418,7 +444,7 @@ func (s *Store) searchWords(ctx context.Context, text string, f migrantbot.Appea
 // number can be exported. An error from each stops the export and is
 // returned wrapped.
 func (s *Store) ExportAppeals(ctx context.Context, f migrantbot.AppealFilter, each func(a migrantbot.Appeal, assignee string) error) error {
-	q := buildFilter(f, true, false)
+	q := s.buildFilter(f, true, false)
 	sql := `SELECT ` + appealColumns + `, coalesce(s.email, '')
 		FROM appeals a LEFT JOIN staff s ON s.id = a.assignee_id` + q.where() + `
 		ORDER BY a.submitted_at DESC, a.id DESC`
@@ -429,7 +455,7 @@ func (s *Store) ExportAppeals(ctx context.Context, f migrantbot.AppealFilter, ea
 	defer rows.Close()
 	for rows.Next() {
 		var assignee string
-		a, err := scanAppeal(rows, &assignee)
+		a, err := s.scanAppeal(rows, &assignee)
 		if err != nil {
 			return fmt.Errorf("store: export appeals: %w", err)
 		}

@@ -64,7 +64,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		t.Errorf("version rows: got %d, want %d", got, want)
 	}
 	// The schema is usable.
-	s, err := store.Open(ctx, url, nil)
+	s, err := store.Open(ctx, url, nil, store.WithKeys(storetest.Keys(t)))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -69,7 +69,11 @@ func (s *Store) claim(ctx context.Context, limit int, chatID int64) ([]migrantbo
 	out := make([]migrantbot.Outgoing, 0, len(claimed))
 	for _, r := range claimed {
 		var m migrantbot.Message
-		if err := json.Unmarshal(r.payload, &m); err != nil {
+		payload, err := s.openJSON(r.payload)
+		if err == nil {
+			err = json.Unmarshal(payload, &m)
+		}
+		if err != nil {
 			// One unreadable row must not block the others; it comes back
 			// after the lease and is logged again.
 			s.logger.Error("store: unreadable outbox message", "outbox", r.id, "chat", r.chatID, "err", err)

@@ -20,7 +20,7 @@ func (s *Store) Session(ctx context.Context, chatID int64) (migrantbot.Session, 
 	if err != nil {
 		return migrantbot.Session{}, fmt.Errorf("store: session of chat %d: %w", chatID, notFound(err, "no session of chat %d", chatID))
 	}
-	session, err := decodeSession(chatID, userID, data, version)
+	session, err := s.decodeSession(chatID, userID, data, version)
 	if err != nil {
 		return migrantbot.Session{}, fmt.Errorf("store: session of chat %d: %w", chatID, err)
 	}

@@ -20,7 +20,8 @@ const maxEmailBytes = 254
 // loginFailureMemory is how long failed logins are kept for throttling.
 const loginFailureMemory = 24 * time.Hour
 
-const staffColumns = `s.id, s.email, s.role, s.lang, s.disabled, s.must_change_password, s.created_at, s.last_login_at`
+const staffColumns = `s.id, s.email, s.role, s.lang, s.disabled, s.must_change_password, s.created_at, s.last_login_at,
+	s.totp_enabled_at IS NOT NULL`
 
 // scanStaff reads the columns of staffColumns, then extra.
 func scanStaff(row pgx.Row, extra ...any) (migrantbot.Staff, error) {
@@ -29,7 +30,8 @@ func scanStaff(row pgx.Row, extra ...any) (migrantbot.Staff, error) {
 		role      string
 		lastLogin *time.Time
 	)
-	dest := append([]any{&st.ID, &st.Email, &role, &st.Lang, &st.Disabled, &st.MustChangePassword, &st.CreatedAt, &lastLogin}, extra...)
+	dest := append([]any{&st.ID, &st.Email, &role, &st.Lang, &st.Disabled, &st.MustChangePassword, &st.CreatedAt, &lastLogin,
+		&st.TOTPEnabled}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return migrantbot.Staff{}, err
 	}
@@ -168,14 +170,15 @@ func (s *Store) updateStaff(ctx context.Context, id int64, doing, sql string, ar
 
 // CreateStaffSession stores a new session of an enabled account under the
 // hash of its cookie token, with the CSRF token of its forms and the address
-// it logged in from. Returns ENOTFOUND if the account does not exist or is
+// it logged in from. A pending session still waits for the account's
+// authenticator code. Returns ENOTFOUND if the account does not exist or is
 // disabled, ECONFLICT if the token hash is taken.
-func (s *Store) CreateStaffSession(ctx context.Context, staffID int64, tokenHash, csrf, ip string) error {
+func (s *Store) CreateStaffSession(ctx context.Context, staffID int64, tokenHash, csrf, ip string, pending bool) error {
 	if tokenHash == "" || csrf == "" {
 		return migrantbot.Errorf(migrantbot.EINVALID, "store: create session of staff %d: empty token", staffID)
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO staff_sessions (token_hash, staff_id, csrf, ip)
-		SELECT $1, id, $3, $4 FROM staff WHERE id = $2 AND NOT disabled`, tokenHash, staffID, csrf, ip)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO staff_sessions (token_hash, staff_id, csrf, ip, pending)
+		SELECT $1, id, $3, $4, $5 FROM staff WHERE id = $2 AND NOT disabled`, tokenHash, staffID, csrf, ip, pending)
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -204,9 +207,9 @@ func (s *Store) StaffSession(ctx context.Context, tokenHash string, idle, absolu
 		WHERE ss.token_hash = $1 AND s.id = ss.staff_id AND NOT s.disabled
 			AND ss.last_seen > now() - $2::bigint * interval '1 microsecond'
 			AND ss.created_at > now() - $3::bigint * interval '1 microsecond'
-		RETURNING `+staffColumns+`, ss.csrf, ss.created_at, ss.last_seen`,
+		RETURNING `+staffColumns+`, ss.id, ss.csrf, ss.ip, ss.created_at, ss.last_seen, ss.pending`,
 		tokenHash, idle.Microseconds(), absolute.Microseconds())
-	st, err := scanStaff(row, &sess.CSRF, &sess.CreatedAt, &sess.LastSeen)
+	st, err := scanStaff(row, &sess.ID, &sess.CSRF, &sess.IP, &sess.CreatedAt, &sess.LastSeen, &sess.Pending)
 	if err == nil {
 		sess.Staff = st
 		return sess, nil
@@ -229,6 +232,56 @@ func (s *Store) DeleteStaffSession(ctx context.Context, tokenHash string) error 
 		return fmt.Errorf("store: delete staff session: %w", err)
 	}
 	return nil
+}
+
+// ListStaffSessions returns the sessions of an account that have not
+// expired (see StaffSession), most recently used first, without their CSRF
+// tokens.
+func (s *Store) ListStaffSessions(ctx context.Context, staffID int64, idle, absolute time.Duration) ([]migrantbot.StaffSession, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+staffColumns+`, ss.id, ss.ip, ss.created_at, ss.last_seen, ss.pending
+		FROM staff_sessions ss JOIN staff s ON s.id = ss.staff_id
+		WHERE ss.staff_id = $1
+			AND ss.last_seen > now() - $2::bigint * interval '1 microsecond'
+			AND ss.created_at > now() - $3::bigint * interval '1 microsecond'
+		ORDER BY ss.last_seen DESC, ss.id DESC`, staffID, idle.Microseconds(), absolute.Microseconds())
+	if err != nil {
+		return nil, fmt.Errorf("store: list sessions of staff %d: %w", staffID, err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (migrantbot.StaffSession, error) {
+		var sess migrantbot.StaffSession
+		st, err := scanStaff(row, &sess.ID, &sess.IP, &sess.CreatedAt, &sess.LastSeen, &sess.Pending)
+		sess.Staff = st
+		return sess, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list sessions of staff %d: %w", staffID, err)
+	}
+	return list, nil
+}
+
+// DeleteStaffSessionByID ends one session of an account, named by its ID.
+// Returns ENOTFOUND if the account has no such session, so that nobody ends
+// another account's session by guessing its number.
+func (s *Store) DeleteStaffSessionByID(ctx context.Context, staffID, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM staff_sessions WHERE staff_id = $1 AND id = $2`, staffID, id)
+	if err != nil {
+		return fmt.Errorf("store: end session %d of staff %d: %w", id, staffID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: end session %d of staff %d: %w", id, staffID,
+			migrantbot.Errorf(migrantbot.ENOTFOUND, "no session %d of staff %d", id, staffID))
+	}
+	return nil
+}
+
+// DeleteStaffSessions ends every session of an account but the one with
+// the ID keep (0 keeps none), and returns how many it ended.
+func (s *Store) DeleteStaffSessions(ctx context.Context, staffID, keep int64) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM staff_sessions WHERE staff_id = $1 AND id <> $2`, staffID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("store: end sessions of staff %d: %w", staffID, err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // LoginFailures counts the failed logins since the given time for the email

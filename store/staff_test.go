@@ -73,9 +73,9 @@ func TestStaffAccounts(t *testing.T) {
 	}
 
 	// Disabling ends the account's sessions, and only its own.
-	must(t, "CreateStaffSession", s.CreateStaffSession(ctx, reviewer.ID, "tok-r1", "csrf", "10.0.0.1"))
-	must(t, "CreateStaffSession", s.CreateStaffSession(ctx, reviewer.ID, "tok-r2", "csrf", "10.0.0.1"))
-	must(t, "CreateStaffSession", s.CreateStaffSession(ctx, admin.ID, "tok-a", "csrf", "10.0.0.2"))
+	must(t, "CreateStaffSession", s.CreateStaffSession(ctx, reviewer.ID, "tok-r1", "csrf", "10.0.0.1", false))
+	must(t, "CreateStaffSession", s.CreateStaffSession(ctx, reviewer.ID, "tok-r2", "csrf", "10.0.0.1", false))
+	must(t, "CreateStaffSession", s.CreateStaffSession(ctx, admin.ID, "tok-a", "csrf", "10.0.0.2", false))
 	must(t, "SetStaffDisabled", s.SetStaffDisabled(ctx, reviewer.ID, true))
 	if n := count(t, s, `SELECT count(*) FROM staff_sessions WHERE staff_id = $1`, reviewer.ID); n != 0 {
 		t.Errorf("sessions of a disabled account: got %d, want 0", n)
@@ -86,11 +86,11 @@ func TestStaffAccounts(t *testing.T) {
 	if got, _ := s.StaffByID(ctx, reviewer.ID); !got.Disabled {
 		t.Errorf("Disabled after SetStaffDisabled: got false")
 	}
-	wantCode(t, "CreateStaffSession of a disabled account", s.CreateStaffSession(ctx, reviewer.ID, "tok-r3", "csrf", ""), migrantbot.ENOTFOUND)
-	wantCode(t, "CreateStaffSession with a taken token", s.CreateStaffSession(ctx, admin.ID, "tok-a", "csrf", ""), migrantbot.ECONFLICT)
+	wantCode(t, "CreateStaffSession of a disabled account", s.CreateStaffSession(ctx, reviewer.ID, "tok-r3", "csrf", "", false), migrantbot.ENOTFOUND)
+	wantCode(t, "CreateStaffSession with a taken token", s.CreateStaffSession(ctx, admin.ID, "tok-a", "csrf", "", false), migrantbot.ECONFLICT)
 	wantCode(t, "SetStaffDisabled of nobody", s.SetStaffDisabled(ctx, 999, true), migrantbot.ENOTFOUND)
 	must(t, "enable again", s.SetStaffDisabled(ctx, reviewer.ID, false))
-	must(t, "CreateStaffSession after enabling", s.CreateStaffSession(ctx, reviewer.ID, "tok-r4", "csrf", ""))
+	must(t, "CreateStaffSession after enabling", s.CreateStaffSession(ctx, reviewer.ID, "tok-r4", "csrf", "", false))
 }
 
 func TestStaffSession(t *testing.T) {
@@ -116,7 +116,7 @@ func TestStaffSession(t *testing.T) {
 			s := storetest.NewStore(t)
 			ctx := t.Context()
 			st := newStaff(t, s, "anna@ombudsman.example", migrantbot.RoleReviewer)
-			must(t, "CreateStaffSession", s.CreateStaffSession(ctx, st.ID, "tok", "csrf-1", "10.0.0.1"))
+			must(t, "CreateStaffSession", s.CreateStaffSession(ctx, st.ID, "tok", "csrf-1", "10.0.0.1", false))
 			if tc.setup != "" {
 				exec(t, s, tc.setup, st.ID)
 			}
@@ -143,7 +143,7 @@ func TestStaffSession(t *testing.T) {
 	_, err := s.StaffSession(ctx, "tok", 0, absolute)
 	wantCode(t, "StaffSession without idle timeout", err, migrantbot.EINVALID)
 	st := newStaff(t, s, "anna@ombudsman.example", migrantbot.RoleReviewer)
-	must(t, "CreateStaffSession", s.CreateStaffSession(ctx, st.ID, "tok", "csrf", ""))
+	must(t, "CreateStaffSession", s.CreateStaffSession(ctx, st.ID, "tok", "csrf", "", false))
 	must(t, "DeleteStaffSession", s.DeleteStaffSession(ctx, "tok"))
 	must(t, "DeleteStaffSession again", s.DeleteStaffSession(ctx, "tok"))
 	_, err = s.StaffSession(ctx, "tok", idle, absolute)
@@ -198,5 +198,74 @@ func TestLoginThrottling(t *testing.T) {
 	must(t, "RecordLoginFailure", s.RecordLoginFailure(ctx, "boss@ombudsman.example", "10.0.0.1"))
 	if n := count(t, s, `SELECT count(*) FROM login_failures WHERE email = 'old@ombudsman.example'`); n != 0 {
 		t.Errorf("failure older than a day: got %d rows, want 0", n)
+	}
+}
+
+// TestStaffSessionList lists an account's sessions by their IDs and ends
+// them one by one and all but one, never touching another account's.
+func TestStaffSessionList(t *testing.T) {
+	const (
+		idle     = 30 * time.Minute
+		absolute = 12 * time.Hour
+	)
+	s := storetest.NewStore(t)
+	ctx := t.Context()
+	anna := newStaff(t, s, "anna@ombudsman.example", migrantbot.RoleReviewer)
+	boss := newStaff(t, s, "boss@ombudsman.example", migrantbot.RoleAdmin)
+	for i, tok := range []string{"tok-1", "tok-2", "tok-3", "tok-old"} {
+		must(t, "CreateStaffSession", s.CreateStaffSession(ctx, anna.ID, tok, "csrf", "10.0.0."+string(rune('1'+i)), false))
+	}
+	must(t, "CreateStaffSession", s.CreateStaffSession(ctx, boss.ID, "tok-boss", "csrf", "10.0.9.9", false))
+	exec(t, s, `UPDATE staff_sessions SET last_seen = now() - interval '31 minutes' WHERE token_hash = 'tok-old'`)
+	exec(t, s, `UPDATE staff_sessions SET last_seen = now() - interval '1 minute' WHERE token_hash = 'tok-1'`)
+
+	mine, err := s.StaffSession(ctx, "tok-2", idle, absolute)
+	must(t, "StaffSession", err)
+	list, err := s.ListStaffSessions(ctx, anna.ID, idle, absolute)
+	must(t, "ListStaffSessions", err)
+	if len(list) != 3 {
+		t.Fatalf("ListStaffSessions: got %d sessions, want 3 (the idle one left out): %+v", len(list), list)
+	}
+	if list[0].ID != mine.ID || list[2].IP != "10.0.0.1" {
+		t.Errorf("order: got %+v, want the session just used first and the one used a minute ago last", list)
+	}
+	seen := map[int64]bool{}
+	for _, sess := range list {
+		if sess.ID == 0 || seen[sess.ID] || sess.Staff.ID != anna.ID || sess.CSRF != "" || sess.CreatedAt.IsZero() {
+			t.Errorf("listed session %+v: want a unique ID, the account, no CSRF token and a creation time", sess)
+		}
+		seen[sess.ID] = true
+	}
+
+	bossList, err := s.ListStaffSessions(ctx, boss.ID, idle, absolute)
+	must(t, "ListStaffSessions", err)
+	wantCode(t, "DeleteStaffSessionByID of another account's session", s.DeleteStaffSessionByID(ctx, anna.ID, bossList[0].ID), migrantbot.ENOTFOUND)
+	must(t, "DeleteStaffSessionByID", s.DeleteStaffSessionByID(ctx, anna.ID, list[2].ID))
+	_, err = s.StaffSession(ctx, "tok-1", idle, absolute)
+	wantCode(t, "StaffSession of an ended session", err, migrantbot.ENOTFOUND)
+
+	n, err := s.DeleteStaffSessions(ctx, anna.ID, mine.ID)
+	must(t, "DeleteStaffSessions", err)
+	if n != 2 { // tok-3 and the idle tok-old
+		t.Errorf("DeleteStaffSessions: ended %d, want 2", n)
+	}
+	if _, err := s.StaffSession(ctx, "tok-2", idle, absolute); err != nil {
+		t.Errorf("the kept session ended: %v", err)
+	}
+	if _, err := s.StaffSession(ctx, "tok-boss", idle, absolute); err != nil {
+		t.Errorf("another account's session ended: %v", err)
+	}
+	n, err = s.DeleteStaffSessions(ctx, anna.ID, 0)
+	must(t, "DeleteStaffSessions of all", err)
+	if n != 1 {
+		t.Errorf("DeleteStaffSessions keeping none: ended %d, want 1", n)
+	}
+
+	// A pending session says so.
+	must(t, "CreateStaffSession pending", s.CreateStaffSession(ctx, anna.ID, "tok-p", "csrf", "", true))
+	p, err := s.StaffSession(ctx, "tok-p", idle, absolute)
+	must(t, "StaffSession pending", err)
+	if !p.Pending {
+		t.Errorf("a pending session reads as complete")
 	}
 }

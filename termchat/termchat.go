@@ -226,6 +226,10 @@ func (c *Chat) show(m migrantbot.Message) {
 		id = m.EditMessageID
 	}
 	fmt.Fprintf(c.out, "\n%s\n", Plain(m.Text))
+	if d := m.Document; d != nil {
+		// A terminal has no file to tap: the file is shown whole.
+		fmt.Fprintf(c.out, "📎 %s (%d bytes)\n%s\n", d.FileName, len(d.Data), d.Data)
+	}
 	for _, row := range m.Buttons {
 		var cells []string
 		for _, b := range row {

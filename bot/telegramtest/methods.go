@@ -396,6 +396,68 @@ func (s *Server) sendMessage(_ context.Context, p map[string]string) (any, *apiE
 	return s.messageJSON(m), nil
 }
 
+// MaxCaptionLength is Telegram's limit on a caption, in UTF-16 code units.
+const MaxCaptionLength = 1024
+
+// MaxUploadSize is the largest file a bot may upload to the Bot API.
+const MaxUploadSize = 50 << 20
+
+// sendDocument takes a file uploaded with multipart/form-data, as the bot
+// sends one it made (a person's data export); a caption follows the rules
+// of a text but within 1024 characters.
+func (s *Server) sendDocument(_ context.Context, p map[string]string) (any, *apiError) {
+	chatID, aerr := chatParam(p)
+	if aerr != nil {
+		return nil, aerr
+	}
+	doc, ok := p["document"]
+	name := p["document#filename"]
+	switch {
+	case !ok || doc == "":
+		return nil, badRequest("there is no document in the request")
+	case name == "":
+		return nil, badRequest("document: a file sent by file_id or URL is not simulated; upload it")
+	case len(doc) > MaxUploadSize:
+		return nil, &apiError{code: http.StatusRequestEntityTooLarge, description: "Request Entity Too Large"}
+	}
+	var plain string
+	var entities []Entity
+	if c := p["caption"]; c != "" {
+		plain, entities, aerr = checkText(c, p["parse_mode"])
+		if aerr != nil {
+			return nil, aerr
+		}
+		if UTF16Len(plain) > MaxCaptionLength {
+			return nil, badRequest("message caption is too long")
+		}
+	}
+	mk, aerr := parseMarkup(p["reply_markup"], false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.blocked[chatID] {
+		return nil, blockedError()
+	}
+	m := &Sent{
+		MessageID: s.nextMessageID(chatID), ChatID: chatID,
+		Text: p["caption"], ParseMode: p["parse_mode"], Plain: plain, Entities: entities,
+		Buttons: mk.inline, inlineJSON: mk.inlineJSON,
+		Document: &Document{FileName: name, Data: []byte(doc)},
+	}
+	s.sent[chatID] = append(s.sent[chatID], m)
+	s.events[chatID]++
+	s.broadcast()
+	out := s.messageJSON(m)
+	delete(out, "text")
+	delete(out, "entities")
+	out["caption"] = plain
+	out["document"] = map[string]any{"file_id": "doc-" + strconv.Itoa(m.MessageID), "file_unique_id": "udoc-" + strconv.Itoa(m.MessageID),
+		"file_name": name, "file_size": len(doc)}
+	return out, nil
+}
+
 // editTarget finds the bot's message an edit refers to; s.mu must be held.
 func (s *Server) editTarget(p map[string]string) (*Sent, *apiError) {
 	if p["inline_message_id"] != "" {

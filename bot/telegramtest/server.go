@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -84,8 +85,17 @@ type Sent struct {
 	RemoveKeyboard  bool
 	// Edits counts the successful edits of the message.
 	Edits int
+	// Document is the file of a sendDocument, nil for a text message;
+	// Text, Plain and Entities are then its caption.
+	Document *Document
 
 	inlineJSON string // canonical inline keyboard, to detect unmodified edits
+}
+
+// Document is a file the bot uploaded with sendDocument.
+type Document struct {
+	FileName string
+	Data     []byte
 }
 
 // BotCommand is a command registered with setMyCommands.
@@ -236,6 +246,7 @@ var methods = map[string]struct {
 	"getme":                  {"getMe", (*Server).getMe},
 	"getupdates":             {"getUpdates", (*Server).getUpdates},
 	"sendmessage":            {"sendMessage", (*Server).sendMessage},
+	"senddocument":           {"sendDocument", (*Server).sendDocument},
 	"editmessagetext":        {"editMessageText", (*Server).editMessageText},
 	"editmessagereplymarkup": {"editMessageReplyMarkup", (*Server).editMessageReplyMarkup},
 	"answercallbackquery":    {"answerCallbackQuery", (*Server).answerCallbackQuery},
@@ -383,6 +394,20 @@ func parseParams(r *http.Request) (map[string]string, *apiError) {
 		}
 		for k, v := range r.MultipartForm.Value {
 			p[k] = v[0]
+		}
+		// An uploaded file's content goes in under its field's name, and
+		// its file name under name + "#filename".
+		for k, fhs := range r.MultipartForm.File {
+			f, err := fhs[0].Open()
+			if err != nil {
+				return p, badRequest("can't read uploaded file")
+			}
+			data, err := io.ReadAll(f)
+			f.Close()
+			if err != nil {
+				return p, badRequest("can't read uploaded file")
+			}
+			p[k], p[k+"#filename"] = string(data), fhs[0].Filename
 		}
 	default:
 		if err := r.ParseForm(); err != nil {

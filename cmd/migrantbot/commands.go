@@ -22,7 +22,9 @@ import (
 	"migrantbot/console"
 	"migrantbot/flows"
 	"migrantbot/locales"
+	"migrantbot/metrics"
 	"migrantbot/pglocal"
+	"migrantbot/sealed"
 	"migrantbot/store"
 	"migrantbot/termchat"
 )
@@ -40,7 +42,10 @@ func newEngine(cfg config) (*flows.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return flows.New(cat, flows.Options{StaffChatID: cfg.StaffChatID, ConsoleURL: cfg.ConsoleURL})
+	return flows.New(cat, flows.Options{StaffChatID: cfg.StaffChatID, ConsoleURL: cfg.ConsoleURL,
+		// The privacy notice tells the periods in force.
+		RetentionDraftDays:  int(cfg.Retention.DraftAge / (24 * time.Hour)),
+		RetentionClosedDays: int(cfg.Retention.ClosedAge / (24 * time.Hour))})
 }
 
 // devAdmin creates the local admin account on the first run of dev and
@@ -83,8 +88,12 @@ func runChat(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is not set")
 	}
+	keys, err := dataKeys(cfg)
+	if err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: max(cfg.LogLevel, slog.LevelWarn)}))
-	st, err := store.Open(ctx, cfg.DatabaseURL, logger)
+	st, err := store.Open(ctx, cfg.DatabaseURL, logger, store.WithKeys(keys))
 	if err != nil {
 		return err
 	}
@@ -138,7 +147,11 @@ func runDev(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.
 	if err := store.Migrate(ctx, url); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, url, logger)
+	keys, err := devDataKey(cfg, dataDir, stdout)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, url, logger, store.WithKeys(keys))
 	if err != nil {
 		return err
 	}
@@ -157,10 +170,12 @@ func runDev(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	files := &fileSource{}
-	g.Go(func() error { return serveConsole(gctx, cfg, url, st, eng, files, logger) })
+	m := metrics.New(st, logger)
+	g.Go(func() error { return serveConsole(gctx, cfg, url, st, eng, files, m, logger) })
+	g.Go(func() error { return runRetentionJob(gctx, st, cfg.Retention, logger) })
 	if cfg.Token != "" {
 		fmt.Fprintf(stdout, "Serving Telegram through %s\n", cfg.APIURL)
-		g.Go(func() error { return serveTelegram(gctx, cfg, st, eng, files, logger) })
+		g.Go(func() error { return serveTelegram(gctx, cfg, st, eng, files, m, logger) })
 	}
 	g.Go(func() error {
 		defer cancel() // leaving the chat stops everything
@@ -177,12 +192,16 @@ func runServe(ctx context.Context, cfg config, stderr io.Writer) error {
 	case cfg.Token == "":
 		return errors.New("TELEGRAM_BOT_TOKEN is not set")
 	}
+	keys, err := dataKeys(cfg)
+	if err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	eng, err := newEngine(cfg)
 	if err != nil {
 		return err
 	}
-	st, err := openWithRetry(ctx, cfg.DatabaseURL, logger)
+	st, err := openWithRetry(ctx, cfg.DatabaseURL, keys, logger)
 	if err != nil {
 		return err
 	}
@@ -190,8 +209,10 @@ func runServe(ctx context.Context, cfg config, stderr io.Writer) error {
 	logger.Info("serving", "api", cfg.APIURL, "staff_addr", cfg.StaffAddr)
 	files := &fileSource{}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveConsole(gctx, cfg, cfg.DatabaseURL, st, eng, files, logger) })
-	g.Go(func() error { return serveTelegram(gctx, cfg, st, eng, files, logger) })
+	m := metrics.New(st, logger)
+	g.Go(func() error { return serveConsole(gctx, cfg, cfg.DatabaseURL, st, eng, files, m, logger) })
+	g.Go(func() error { return serveTelegram(gctx, cfg, st, eng, files, m, logger) })
+	g.Go(func() error { return runRetentionJob(gctx, st, cfg.Retention, logger) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -200,11 +221,13 @@ func runServe(ctx context.Context, cfg config, stderr io.Writer) error {
 	return err
 }
 
-// serveConsole serves the staff console on STAFF_ADDR until ctx is done.
-func serveConsole(ctx context.Context, cfg config, dbURL string, st *store.Store, eng *flows.Engine, files migrantbot.FileSource, logger *slog.Logger) error {
+// serveConsole serves the staff console, and m's /metrics, on STAFF_ADDR
+// until ctx is done.
+func serveConsole(ctx context.Context, cfg config, dbURL string, st *store.Store, eng *flows.Engine, files migrantbot.FileSource, m *metrics.Metrics, logger *slog.Logger) error {
 	handler := console.New(console.Deps{
 		Store: st, Notifier: eng, Files: files, Logger: logger,
 		Secure: strings.HasPrefix(cfg.ConsoleURL, "https://"), BaseURL: cfg.ConsoleURL, Now: time.Now,
+		RequireTOTP: cfg.RequireTOTP,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return err
@@ -216,7 +239,7 @@ func serveConsole(ctx context.Context, cfg config, dbURL string, st *store.Store
 			return err
 		},
 	})
-	srv := &http.Server{Addr: cfg.StaffAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: cfg.StaffAddr, Handler: withMetrics(handler, m), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", cfg.StaffAddr)
 	if err != nil {
 		return fmt.Errorf("staff console: listen on %s: %w", cfg.StaffAddr, err)
@@ -258,10 +281,10 @@ func (f *fileSource) OpenFile(ctx context.Context, fileID string) (io.ReadCloser
 
 // openWithRetry opens the store, waiting with backoff while the database is
 // not reachable, so that a bot started before its database comes up.
-func openWithRetry(ctx context.Context, url string, logger *slog.Logger) (*store.Store, error) {
+func openWithRetry(ctx context.Context, url string, keys *sealed.Keyring, logger *slog.Logger) (*store.Store, error) {
 	wait := time.Second
 	for {
-		st, err := store.Open(ctx, url, logger)
+		st, err := store.Open(ctx, url, logger, store.WithKeys(keys))
 		if err == nil {
 			current, cerr := store.MigrationsCurrent(ctx, url)
 			switch {
@@ -288,12 +311,12 @@ func openWithRetry(ctx context.Context, url string, logger *slog.Logger) (*store
 // serveTelegram connects to the Bot API and runs polling (or, with
 // WEBHOOK_URL, the webhook) and the outbox worker until ctx is done. Once
 // connected, the bot serves files to the console.
-func serveTelegram(ctx context.Context, cfg config, st *store.Store, eng *flows.Engine, files *fileSource, logger *slog.Logger) error {
+func serveTelegram(ctx context.Context, cfg config, st *store.Store, eng *flows.Engine, files *fileSource, m *metrics.Metrics, logger *slog.Logger) error {
 	api, err := bot.Connect(ctx, cfg.APIURL, cfg.Token, &http.Client{Timeout: 75 * time.Second}, logger)
 	if err != nil {
 		return err
 	}
-	b := bot.New(api, eng.Handler(st), st, logger, bot.Options{APIURL: cfg.APIURL, ChatRate: cfg.ChatRate, Rate: cfg.Rate})
+	b := bot.New(api, eng.Handler(st), st, logger, bot.Options{APIURL: cfg.APIURL, ChatRate: cfg.ChatRate, Rate: cfg.Rate, UpdateLimit: cfg.UpdateLimit, Observer: m})
 	files.set(b)
 	commands := map[string][]migrantbot.Command{}
 	for _, lang := range eng.Languages() {

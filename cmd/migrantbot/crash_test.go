@@ -420,7 +420,8 @@ func TestCrashesLoseNothing(t *testing.T) {
 	st := openStore(t, url)
 	srv := &serveProcess{tb: t, bin: bin, logs: &syncBuffer{}, env: []string{
 		"DATABASE_URL=" + url, "TELEGRAM_BOT_TOKEN=" + token, "TELEGRAM_API_URL=" + tg.URL,
-		"STAFF_ADDR=" + freeAddr(t), "TELEGRAM_CHAT_RATE=1000", "TELEGRAM_RATE=1000", "LOG_LEVEL=info",
+		"DATA_KEY=" + storetest.DataKey(t), "STAFF_ADDR=" + freeAddr(t), "TELEGRAM_CHAT_RATE=1000", "TELEGRAM_RATE=1000", "LOG_LEVEL=info",
+		"PERSON_UPDATE_LIMIT=off",
 	}}
 	srv.start()
 	t.Cleanup(srv.kill) // before the database is dropped: cleanups run last first

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"migrantbot/locales"
 	"migrantbot/pglocal"
+	"migrantbot/sealed"
 )
 
 // terminal is the person at the keyboard of `migrantbot dev`.
@@ -67,6 +69,21 @@ func (term *terminal) choose(key string) {
 	term.write(m[1])
 }
 
+// chooseIfShown presses the button of the message key when the screen has
+// it, and reports whether it did.
+func (term *terminal) chooseIfShown(key string) bool {
+	term.tb.Helper()
+	label, err := term.loc.Localize(&i18n.LocalizeConfig{MessageID: key})
+	if err != nil {
+		term.tb.Fatalf("label %s: %v", key, err)
+	}
+	if !regexp.MustCompile(`\[(\d+)\] (?:✅ )?` + regexp.QuoteMeta(label)).MatchString(term.screen()) {
+		return false
+	}
+	term.choose(key)
+	return true
+}
+
 func (term *terminal) language(lang string) {
 	term.loc = i18n.NewLocalizer(term.cat.Bundle, lang)
 }
@@ -98,7 +115,11 @@ func (term *terminal) fileAppeal(lang string) string {
 	term.language(lang)
 	term.choose("lang_name")
 	term.choose("menu_appeal")
-	term.choose("btn_agree")
+	// The person agreed with the first appeal; the same version of the
+	// privacy notice is not asked again.
+	if !term.chooseIfShown("btn_agree") && !strings.Contains(term.screen(), "/privacy") {
+		term.tb.Fatalf("%s: neither the consent question nor the earlier agreement shown:\n%s", lang, term.screen())
+	}
 	term.write("Hüseynov")
 	term.write("Orxan")
 	term.choose("btn_none")
@@ -160,6 +181,15 @@ func TestDevFilesAppealsInEveryLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+	// Personal fields are sealed under the key dev made in ./.data.
+	rawKey, err := os.ReadFile(filepath.Join(".data", "data-key"))
+	if err != nil {
+		t.Fatalf("dev kept no data key: %v", err)
+	}
+	keys, err := sealed.Parse(strings.TrimSpace(string(rawKey)), "")
+	if err != nil {
+		t.Fatalf("dev's data key: %v", err)
+	}
 	for i, lang := range []string{"az", "en", "ru"} {
 		var gotLang, city, phone string
 		var files int
@@ -168,6 +198,15 @@ func TestDevFilesAppealsInEveryLanguage(t *testing.T) {
 			refs[i]).Scan(&gotLang, &city, &phone, &files)
 		if err != nil {
 			t.Fatalf("appeal %s: %v", refs[i], err)
+		}
+		if strings.Contains(city+phone, "Sumqay") || strings.Contains(phone, "701112233") {
+			t.Errorf("appeal %s: city or phone stored in plain text", refs[i])
+		}
+		if city, err = keys.Open(city); err != nil {
+			t.Fatalf("open the city: %v", err)
+		}
+		if phone, err = keys.Open(phone); err != nil {
+			t.Fatalf("open the phone: %v", err)
 		}
 		if gotLang != lang || city != "Sumqayıt" || phone != "+994701112233" || files != 1 {
 			t.Errorf("appeal %s: language %q city %q phone %q files %d", refs[i], gotLang, city, phone, files)

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"migrantbot/store"
 )
 
 func main() {
@@ -33,12 +35,17 @@ commands:
   migrate   apply pending database migrations (DATABASE_URL required)
   chat      talk to the bot in the terminal against DATABASE_URL
   staff     add --email E --role admin|reviewer | list | disable --email E | enable --email E
+            | reset-totp --email E
   export    --format csv [--status S]: appeals as CSV (UTF-8 with BOM) to stdout
   content   check: report missing or too long texts, sources and review dates
   webhook   delete | info: remove or show the bot's webhook (TELEGRAM_BOT_TOKEN required)
+  rotate-key  re-encrypt personal data under DATA_KEY (old keys in DATA_KEY_PREVIOUS)
+  retention [--dry-run]: remove what is past its retention period now, or show what would be
 
 environment: DATABASE_URL, TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, STAFF_ADDR,
-WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_ADDR, STAFF_CHAT_ID, CONSOLE_URL, LOG_LEVEL (see README.md)
+WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_ADDR, STAFF_CHAT_ID, CONSOLE_URL, LOG_LEVEL,
+DATA_KEY, DATA_KEY_PREVIOUS, RETENTION_DRAFT_DAYS, RETENTION_CLOSED_DAYS, STAFF_TOTP
+(see README.md)
 
 With WEBHOOK_URL set, serve receives updates by webhook instead of long
 polling: it registers WEBHOOK_URL with Telegram (WEBHOOK_SECRET, required, is
@@ -79,6 +86,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runContent(args[1:], stdout)
 	case "webhook":
 		return runWebhook(ctx, cfg, args[1:], stdout, stderr)
+	case "rotate-key":
+		return runRotateKey(ctx, cfg, stdout)
+	case "retention":
+		return runRetention(ctx, cfg, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -102,9 +113,21 @@ type config struct {
 	StaffChatID int64
 	ChatRate    float64 // messages a second to one chat; 0 is Telegram's 1
 	Rate        float64 // messages a second in all; 0 is Telegram's 30
-	ConsoleURL  string  // the console's public address, for links; default http://STAFF_ADDR
+	// UpdateLimit is PERSON_UPDATE_LIMIT: updates one person may send in
+	// 10 s; 0 for the bot's default, -1 for none ("off").
+	UpdateLimit int
+	ConsoleURL  string // the console's public address, for links; default http://STAFF_ADDR
 	LogLevel    slog.Level
 	LangCode    string // the terminal's language, from $LANG
+	// Retention is the retention policy, with RETENTION_DRAFT_DAYS and
+	// RETENTION_CLOSED_DAYS.
+	Retention store.RetentionPolicy
+	// DataKey and DataKeyPrevious are DATA_KEY and DATA_KEY_PREVIOUS as
+	// given; dataKeys reads them for the commands that touch personal data.
+	DataKey, DataKeyPrevious string
+	// RequireTOTP is STAFF_TOTP=required: admins must use an authenticator
+	// app (default optional).
+	RequireTOTP bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -116,7 +139,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		WebhookURL:  strings.TrimSpace(getenv("WEBHOOK_URL")),
 	}
 	cfg.WebhookSecret = strings.TrimSpace(getenv("WEBHOOK_SECRET"))
+	cfg.DataKey, cfg.DataKeyPrevious = getenv("DATA_KEY"), getenv("DATA_KEY_PREVIOUS")
 	cfg.WebhookAddr = getenv("WEBHOOK_ADDR")
+	switch v := strings.TrimSpace(getenv("STAFF_TOTP")); v {
+	case "", "optional":
+	case "required":
+		cfg.RequireTOTP = true
+	default:
+		return cfg, fmt.Errorf("STAFF_TOTP %q: want optional or required", v)
+	}
 	if cfg.WebhookAddr == "" {
 		cfg.WebhookAddr = "127.0.0.1:8443"
 	}
@@ -152,11 +183,27 @@ func loadConfig(getenv func(string) string) (config, error) {
 			*v.into = n
 		}
 	}
+	switch v := getenv("PERSON_UPDATE_LIMIT"); v {
+	case "":
+	case "off":
+		cfg.UpdateLimit = -1
+	default:
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("PERSON_UPDATE_LIMIT %q: want updates per person in 10 seconds, such as 20, or off", v)
+		}
+		cfg.UpdateLimit = n
+	}
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
 			return cfg, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", lvl)
 		}
 	}
+	retention, err := loadRetention(getenv)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Retention = retention
 	lang := getenv("LC_ALL")
 	if lang == "" {
 		lang = getenv("LANG")

@@ -48,15 +48,21 @@ func freeAddr(tb testing.TB) string {
 }
 
 // startServe runs `serve` against tg and the database at dbURL until stopped.
-func startServe(tb testing.TB, tg *telegramtest.Server, dbURL string) *server {
+// extra are more variables as name, value pairs, overriding the defaults.
+func startServe(tb testing.TB, tg *telegramtest.Server, dbURL string, extra ...string) *server {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &server{tb: tb, tg: tg, dbURL: dbURL, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	env := map[string]string{"DATABASE_URL": dbURL, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": tg.URL, "LOG_LEVEL": "debug",
-		"STAFF_ADDR": freeAddr(tb),
+		"STAFF_ADDR": freeAddr(tb), "DATA_KEY": storetest.DataKey(tb),
 		// The double is local: Telegram's one message a second per chat would
 		// only slow the tests, which fire updates with no pause.
-		"TELEGRAM_CHAT_RATE": "1000", "TELEGRAM_RATE": "1000"}
+		"TELEGRAM_CHAT_RATE": "1000", "TELEGRAM_RATE": "1000",
+		// Tests walk whole dialogs in a second; the limit has its own test.
+		"PERSON_UPDATE_LIMIT": "off"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
 	b.staffAddr = env["STAFF_ADDR"]
 	go func() {
 		b.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, b.logs)
@@ -228,7 +234,7 @@ func checkTelegramRules(tb testing.TB, tg *telegramtest.Server) {
 
 func openStore(tb testing.TB, url string) *store.Store {
 	tb.Helper()
-	st, err := store.Open(context.Background(), url, nil)
+	st, err := store.Open(context.Background(), url, nil, store.WithKeys(storetest.Keys(tb)))
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
@@ -282,8 +288,8 @@ func TestAppealInEachLanguage(t *testing.T) {
 		p.wantSaid(ref)
 	}
 	checkTelegramRules(t, tg)
-	if cmds := tg.Commands("", "ru"); len(cmds) != 7 {
-		t.Errorf("setMyCommands for ru: got %d commands, want 7", len(cmds))
+	if cmds := tg.Commands("", "ru"); len(cmds) != 9 {
+		t.Errorf("setMyCommands for ru: got %d commands, want 9", len(cmds))
 	}
 	slices.Sort(latency)
 	t.Logf("per update, from sending to commit: median %v, p90 %v, max %v over %d updates",
@@ -488,7 +494,7 @@ func TestMigrateTwice(t *testing.T) {
 
 func TestServeRefusesAnOldSchema(t *testing.T) {
 	url := storetest.NewEmptyDatabase(t)
-	env := map[string]string{"DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": "http://127.0.0.1:1"}
+	env := map[string]string{"DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": "http://127.0.0.1:1", "DATA_KEY": storetest.DataKey(t)}
 	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "migrate") {
 		t.Errorf("got %v, want an error naming migrate", err)
@@ -520,7 +526,9 @@ func TestStaffAndExportCommands(t *testing.T) {
 	p := newPerson(t, tg, 31, "az")
 	ref := p.fileAppeal("az")
 
-	env := func(k string) string { return map[string]string{"DATABASE_URL": url}[k] }
+	env := func(k string) string {
+		return map[string]string{"DATABASE_URL": url, "DATA_KEY": storetest.DataKey(t)}[k]
+	}
 	cli := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		err := run(context.Background(), args, env, strings.NewReader(""), &out, io.Discard)

@@ -21,7 +21,7 @@ func runStaff(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 		return errors.New("DATABASE_URL is not set")
 	}
 	if len(args) == 0 {
-		return errors.New("usage: migrantbot staff add --email E --role admin|reviewer | list | disable --email E | enable --email E")
+		return errors.New("usage: migrantbot staff add --email E --role admin|reviewer | list | disable --email E | enable --email E | reset-totp --email E")
 	}
 	fs := flag.NewFlagSet("staff "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -30,7 +30,11 @@ func runStaff(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("staff %s: %w", args[0], err)
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, nil)
+	keys, err := dataKeys(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, nil, store.WithKeys(keys))
 	if err != nil {
 		return err
 	}
@@ -81,8 +85,24 @@ func runStaff(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 		}
 		fmt.Fprintf(stdout, "%sd %s\n", args[0], s.Email)
 		return nil
+	case "reset-totp":
+		// For a lost authenticator: TOTP off, secret forgotten, every
+		// session of the account ended; the owner logs in with the password
+		// alone and may set up a new app.
+		s, _, err := st.StaffByEmail(ctx, *email)
+		if err != nil {
+			return fmt.Errorf("staff reset-totp %s: %w", *email, err)
+		}
+		if err := st.ResetTOTP(ctx, s.ID); err != nil {
+			return err
+		}
+		if err := st.Audit(ctx, migrantbot.AuditEntry{Actor: "cli", Action: "totp.reset", Target: s.Email}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "reset the authenticator of %s and ended its sessions\n", s.Email)
+		return nil
 	}
-	return fmt.Errorf("staff %q: want add, list, disable or enable", args[0])
+	return fmt.Errorf("staff %q: want add, list, disable, enable or reset-totp", args[0])
 }
 
 // addStaff creates an account with a new random password and returns it.
@@ -116,7 +136,11 @@ func runExport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is not set")
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, nil)
+	keys, err := dataKeys(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, nil, store.WithKeys(keys))
 	if err != nil {
 		return err
 	}

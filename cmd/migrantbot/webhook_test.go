@@ -28,7 +28,7 @@ func startWebhookServe(tb testing.TB, tg *telegramtest.Server, dbURL string) (*s
 	b := &server{tb: tb, tg: tg, dbURL: dbURL, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	env := map[string]string{"DATABASE_URL": dbURL, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": tg.URL, "LOG_LEVEL": "debug",
 		"STAFF_ADDR": freeAddr(tb), "WEBHOOK_ADDR": freeAddr(tb), "WEBHOOK_URL": testWebhookURL, "WEBHOOK_SECRET": testWebhookSecret,
-		"TELEGRAM_CHAT_RATE": "1000", "TELEGRAM_RATE": "1000"}
+		"TELEGRAM_CHAT_RATE": "1000", "TELEGRAM_RATE": "1000", "PERSON_UPDATE_LIMIT": "off", "DATA_KEY": storetest.DataKey(tb)}
 	b.staffAddr = env["STAFF_ADDR"]
 	go func() {
 		b.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, b.logs)
@@ -203,7 +203,8 @@ func TestServeRefusesToPollWhileAWebhookIsSet(t *testing.T) {
 	}
 	a.stop()
 
-	env := map[string]string{"DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": tg.URL, "STAFF_ADDR": freeAddr(t)}
+	env := map[string]string{"DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": tg.URL, "STAFF_ADDR": freeAddr(t),
+		"DATA_KEY": storetest.DataKey(t)}
 	getenv := func(k string) string { return env[k] }
 	err := run(context.Background(), []string{"serve"}, getenv, strings.NewReader(""), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "a webhook is set at "+testWebhookURL) || !strings.Contains(err.Error(), "migrantbot webhook delete") {

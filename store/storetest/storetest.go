@@ -34,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"migrantbot/pglocal"
+	"migrantbot/sealed"
 	"migrantbot/store"
 )
 
@@ -87,19 +88,50 @@ func NewEmptyDatabase(tb testing.TB) string {
 	return newDatabase(tb, false)
 }
 
-// NewStore opens a store on a fresh migrated database and closes it after
-// the test.
+// NewStore opens a store on a fresh migrated database, with the test
+// binary's data key, and closes it after the test.
 func NewStore(tb testing.TB) *store.Store {
 	tb.Helper()
-	url := NewDatabase(tb)
+	return OpenStore(tb, NewDatabase(tb), Keys(tb))
+}
+
+// OpenStore opens a store on the database at url with the keyring keys (a
+// rotation test passes its own), and closes it after the test.
+func OpenStore(tb testing.TB, url string, keys *sealed.Keyring, opts ...store.Option) *store.Store {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := store.Open(ctx, url, slog.New(slog.DiscardHandler))
+	s, err := store.Open(ctx, url, slog.New(slog.DiscardHandler), append([]store.Option{store.WithKeys(keys)}, opts...)...)
 	if err != nil {
 		tb.Fatalf("storetest: open store: %v", err)
 	}
 	tb.Cleanup(s.Close)
 	return s
+}
+
+// dataKey is the test binary's data key: random, made once, so that every
+// store and command of one test binary reads what the others wrote.
+var dataKey = sync.OnceValues(sealed.NewKey)
+
+// DataKey returns the test binary's data key in the base64 form of
+// DATA_KEY, for tests that run the commands with an environment.
+func DataKey(tb testing.TB) string {
+	tb.Helper()
+	k, err := dataKey()
+	if err != nil {
+		tb.Fatalf("storetest: data key: %v", err)
+	}
+	return k
+}
+
+// Keys returns the keyring of the test binary's data key.
+func Keys(tb testing.TB) *sealed.Keyring {
+	tb.Helper()
+	k, err := sealed.Parse(DataKey(tb), "")
+	if err != nil {
+		tb.Fatalf("storetest: data key: %v", err)
+	}
+	return k
 }
 
 func newDatabase(tb testing.TB, migrated bool) string {

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"migrantbot"
+)
+
+// DataOf returns everything stored about a person, for /mydata: their
+// record, their last answer to the privacy notice, and each of their
+// appeals as the person sees it (no internal notes, no staff names). The
+// draft lives in the session, which the dialog step already holds.
+func (r *records) DataOf(userID int64) (migrantbot.PersonData, error) {
+	d := migrantbot.PersonData{UserID: userID}
+	var version string
+	var at *time.Time
+	var agreed *bool
+	err := r.tx.QueryRow(r.ctx, `SELECT chat_id, language, created_at, consent_version, consent_at, consent_agreed
+		FROM users WHERE user_id = $1`, userID).Scan(&d.ChatID, &d.Language, &d.FirstSeen, &version, &at, &agreed)
+	switch {
+	case err == pgx.ErrNoRows:
+	case err != nil:
+		return d, r.fail(fmt.Errorf("store: data of user %d: %w", userID, err))
+	case at != nil && agreed != nil:
+		d.Consent = &migrantbot.Consent{Version: version, At: *at, Agreed: *agreed}
+	}
+	list, err := appealsOf(r.ctx, r.tx, userID)
+	if err != nil {
+		return d, r.fail(fmt.Errorf("store: data of user %d: %w", userID, err))
+	}
+	d.Appeals = make([]migrantbot.AppealDetail, 0, len(list))
+	for _, a := range list {
+		det, err := r.AppealOf(userID, a.Reference)
+		if err != nil {
+			return d, err
+		}
+		d.Appeals = append(d.Appeals, det)
+	}
+	return d, nil
+}
+
+// savePrivacy applies what a turn decided about the person's data before
+// the turn's own rows are written: their answer to the privacy notice, and
+// erasure. Both are rare, so their statements do not burden the batch of
+// every update.
+func (s *Store) savePrivacy(ctx context.Context, tx pgx.Tx, u migrantbot.Update, userID int64, turn migrantbot.Turn) error {
+	if turn.Forget && userID != 0 {
+		if err := forget(ctx, tx, userID, u.ChatID); err != nil {
+			return fmt.Errorf("erase the data of user %d: %w", userID, err)
+		}
+	}
+	if c := turn.Consent; c != nil && userID != 0 {
+		_, err := tx.Exec(ctx, `INSERT INTO users (user_id, chat_id, language, consent_version, consent_at, consent_agreed)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (user_id) DO UPDATE SET consent_version = EXCLUDED.consent_version,
+				consent_at = EXCLUDED.consent_at, consent_agreed = EXCLUDED.consent_agreed, updated_at = now()`,
+			userID, u.ChatID, turn.Session.Lang, c.Version, c.At, c.Agreed)
+		if err != nil {
+			return fmt.Errorf("save the privacy answer of user %d: %w", userID, err)
+		}
+	}
+	return nil
+}
+
+// forget erases a person's personal data in one statement: their details,
+// files and messages in every appeal, the messages sent to them, and their
+// answer to the privacy notice. Each open appeal gets an erasure entry in
+// its thread and news for staff; every appeal gets an audit entry. What
+// stays is what the statistics count (status, category, countries,
+// language, dates) and the staff's own replies and notes, which the office
+// may be obliged to keep; the audit entry says so.
+func forget(ctx context.Context, tx pgx.Tx, userID, chatID int64) error {
+	_, err := tx.Exec(ctx, `
+		WITH mine AS (
+			SELECT id, reference, status NOT IN ('closed', 'rejected') AS open FROM appeals WHERE user_id = $1
+		), told AS (
+			INSERT INTO thread_entries (appeal_id, kind) SELECT id, 'erasure' FROM mine WHERE open
+		), audited AS (
+			INSERT INTO audit_log (actor, action, target, detail)
+			SELECT 'person', 'appeal.erasure', reference,
+				'the person erased their personal data (/forgetme); staff replies and notes are kept as the law requires'
+			FROM mine
+		), files AS (
+			DELETE FROM attachments WHERE appeal_id IN (SELECT id FROM mine)
+		), said AS (
+			UPDATE thread_entries SET text = '', attachment = NULL
+			WHERE kind = 'migrant' AND appeal_id IN (SELECT id FROM mine)
+		), sent AS (
+			-- Messages still waiting are settled, not sent: they may quote
+			-- what the person wrote. Rows stay for the threads' delivery states.
+			UPDATE outbox SET payload = '{}',
+				sent_at = coalesce(sent_at, now()),
+				last_error = CASE WHEN sent_at IS NULL THEN 'erased at the person''s request' ELSE last_error END
+			WHERE chat_id = $2
+		), person AS (
+			UPDATE users SET consent_version = '', consent_at = NULL, consent_agreed = NULL, updated_at = now()
+			WHERE user_id = $1
+		)
+		UPDATE appeals a SET surname = '', first_name = '', patronymic = '', city = '', address = '',
+			authority = '', description = '', phone = '', phone_shared = false, email = '',
+			search = ''::tsvector, erased_at = now(), updated_at = now(),
+			has_news = a.has_news OR m.open
+		FROM mine m WHERE a.id = m.id`, userID, chatID)
+	return err
+}
