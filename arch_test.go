@@ -19,8 +19,10 @@ func TestDependenciesPointInward(t *testing.T) {
 		forbidden []string
 	}{
 		{".", []string{"migrantbot/", "github.com/", "golang.org/"}},
-		{"flows", []string{"migrantbot/bot", "migrantbot/store", "migrantbot/termchat", "github.com/go-telegram-bot-api", "github.com/jackc"}},
-		{"bot", []string{"migrantbot/store", "migrantbot/flows", "migrantbot/termchat", "github.com/jackc"}},
+		{"flows", []string{"migrantbot/bot", "migrantbot/store", "migrantbot/termchat", "migrantbot/sealed", "github.com/go-telegram-bot-api", "github.com/jackc"}},
+		{"bot", []string{"migrantbot/store", "migrantbot/flows", "migrantbot/termchat", "github.com/jackc", "github.com/prometheus"}},
+		{"metrics", []string{"migrantbot/store", "migrantbot/bot", "migrantbot/flows", "migrantbot/console", "github.com/jackc", "github.com/go-telegram-bot-api"}},
+		{"sealed", []string{"migrantbot/", "github.com/"}},
 		{"termchat", []string{"migrantbot/store", "migrantbot/flows", "migrantbot/bot"}},
 		{"store", []string{"migrantbot/bot", "migrantbot/flows", "migrantbot/termchat", "github.com/go-telegram-bot-api"}},
 		{"locales", []string{"migrantbot/"}},
