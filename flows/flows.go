@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/looplab/fsm"
 
@@ -107,6 +108,8 @@ type Engine struct {
 	events fsm.Events
 	topics map[string]topicRef // topic id → its category and sources
 	index  searchIndex
+	// machines holds state machines of events for reuse: *fsm.FSM.
+	machines sync.Pool
 }
 
 type topicRef struct {
@@ -192,7 +195,15 @@ func (e *Engine) Diagram() (string, error) {
 // fire moves the session along the state machine, refusing transitions the
 // dialog does not have.
 func (e *Engine) fire(s *migrantbot.Session, event string) error {
-	f := fsm.NewFSM(s.State, e.events, nil)
+	// Building a machine costs more than the rest of a step; machines are
+	// reused, each by one step at a time.
+	f, _ := e.machines.Get().(*fsm.FSM)
+	if f == nil {
+		f = fsm.NewFSM(s.State, e.events, nil)
+	} else {
+		f.SetState(s.State)
+	}
+	defer e.machines.Put(f)
 	err := f.Event(context.Background(), event)
 	var noTransition fsm.NoTransitionError
 	if err != nil && !errors.As(err, &noTransition) {

@@ -35,30 +35,16 @@ const firstDeliveryGrace = 30 * time.Second
 // nor file, returns EINVALID, and nothing is saved either.
 func (s *Store) Apply(ctx context.Context, u migrantbot.Update, step migrantbot.StepFunc) (migrantbot.Handled, error) {
 	begin := time.Now()
-	var (
-		handled migrantbot.Handled
-		state   string
-	)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		session, err := s.lockSession(ctx, tx, u)
-		if err != nil {
-			return err
-		}
-		rec := &records{ctx: ctx, tx: tx, s: s}
-		turn, err := step(session, rec)
-		if err != nil {
-			return err
-		}
-		// A failed query aborts the transaction even if the step carried on
-		// without the answer; committing would then fail with a vaguer error.
-		if rec.err != nil {
-			return rec.err
-		}
-		state = turn.Session.State
-		handled, err = s.saveTurn(ctx, tx, u, session, turn)
-		return err
-	})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
+		return migrantbot.Handled{}, fmt.Errorf("store: apply update %d of chat %d: %w", u.ID, u.ChatID, err)
+	}
+	// A connection released inside a transaction (a panic in the step) is
+	// closed by the pool, never reused: the server rolls it back.
+	defer conn.Release()
+	handled, state, err := s.apply(ctx, conn.Conn(), u, step)
+	if err != nil {
+		s.rollback(ctx, conn.Conn())
 		if errors.Is(err, migrantbot.ErrDuplicate) {
 			s.logger.Info("store: update already applied", "chat", u.ChatID, "update", u.ID)
 		}
@@ -75,11 +61,59 @@ func (s *Store) Apply(ctx context.Context, u migrantbot.Update, step migrantbot.
 	return handled, nil
 }
 
-// lockSession creates the session row of the chat if missing, locks it until
-// the transaction ends, and records the update id. The three statements go to
-// the server in one round trip.
-func (s *Store) lockSession(ctx context.Context, tx pgx.Tx, u migrantbot.Update) (migrantbot.Session, error) {
+// apply runs the unit of work on conn in two round trips besides what the
+// step reads: BEGIN goes to the server with the statements that lock the
+// session, and COMMIT with those that save the turn, each set pipelined in
+// one batch. (pgx's own transactions would add a round trip for each.) On
+// an error the transaction may be left open or failed; Apply rolls it back.
+func (s *Store) apply(ctx context.Context, conn *pgx.Conn, u migrantbot.Update, step migrantbot.StepFunc) (migrantbot.Handled, string, error) {
+	session, err := s.lockSession(ctx, conn, u)
+	if err != nil {
+		return migrantbot.Handled{}, "", err
+	}
+	rec := &records{ctx: ctx, tx: conn, s: s}
+	turn, err := step(session, rec)
+	if err != nil {
+		return migrantbot.Handled{}, "", err
+	}
+	// A failed query aborts the transaction even if the step carried on
+	// without the answer; committing would then fail with a vaguer error.
+	if rec.err != nil {
+		return migrantbot.Handled{}, "", rec.err
+	}
+	handled, err := s.saveTurn(ctx, conn, u, session, turn)
+	return handled, turn.Session.State, err
+}
+
+// rollback ends a transaction an error left open on conn. When that fails
+// too, the connection is closed, so that the pool does not hand it out in
+// the middle of a transaction.
+func (s *Store) rollback(ctx context.Context, conn *pgx.Conn) {
+	if conn.IsClosed() || conn.PgConn().TxStatus() == 'I' {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(rctx, "ROLLBACK"); err != nil {
+		s.logger.Warn("store: roll back a failed update", "error", err.Error())
+		_ = conn.Close(rctx)
+	}
+}
+
+// dbtx is what the unit of work needs of a connection in a transaction.
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// lockSession begins the transaction, creates the session row of the chat
+// if missing, locks it until the transaction ends, and records the update
+// id. The four statements go to the server in one round trip.
+func (s *Store) lockSession(ctx context.Context, tx dbtx, u migrantbot.Update) (migrantbot.Session, error) {
 	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
 	b.Queue(`INSERT INTO sessions (chat_id, user_id) VALUES ($1, $2) ON CONFLICT (chat_id) DO NOTHING`, u.ChatID, u.UserID)
 	b.Queue(`SELECT user_id, data, version FROM sessions WHERE chat_id = $1 FOR UPDATE`, u.ChatID)
 	if u.ID != 0 {
@@ -88,6 +122,9 @@ func (s *Store) lockSession(ctx context.Context, tx pgx.Tx, u migrantbot.Update)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 
+	if _, err := br.Exec(); err != nil {
+		return migrantbot.Session{}, fmt.Errorf("begin: %w", err)
+	}
 	if _, err := br.Exec(); err != nil {
 		return migrantbot.Session{}, fmt.Errorf("create session: %w", err)
 	}
@@ -145,7 +182,7 @@ func (s *Store) decodeSession(chatID, userID int64, data []byte, version int64) 
 // the submitted appeal, the follow-ups and the outbox messages, in one round
 // trip. The session, the messages and the personal fields are sealed here,
 // in memory: sealing adds microseconds, not round trips.
-func (s *Store) saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, old migrantbot.Session, turn migrantbot.Turn) (migrantbot.Handled, error) {
+func (s *Store) saveTurn(ctx context.Context, tx dbtx, u migrantbot.Update, old migrantbot.Session, turn migrantbot.Turn) (migrantbot.Handled, error) {
 	next := turn.Session
 	// The step cannot move the session to another chat or rewrite history.
 	next.ChatID = u.ChatID
@@ -265,6 +302,13 @@ func (s *Store) saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, ol
 	if turn.Submit == nil && len(turn.FollowUps) == 0 && len(turn.Others) == 0 && turn.Consent == nil && !turn.Forget {
 		b.Queue(`SET LOCAL synchronous_commit = off`)
 	}
+	// COMMIT rides with the batch unless a result must be checked first: a
+	// follow-up to an appeal that is not the person's inserts nothing
+	// without an error, and must not be committed.
+	commitInBatch := len(turn.FollowUps) == 0
+	if commitInBatch {
+		b.Queue(`COMMIT`)
+	}
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
@@ -307,8 +351,15 @@ func (s *Store) saveTurn(ctx context.Context, tx pgx.Tx, u migrantbot.Update, ol
 	if len(outgoing) > 0 {
 		handled.Outgoing = outgoing
 	}
+	// The rest are the optional SET LOCAL and the COMMIT, whose failure
+	// (the server gone, a deferred check) means nothing was saved.
 	if err := br.Close(); err != nil {
 		return migrantbot.Handled{}, fmt.Errorf("save turn: %w", err)
+	}
+	if !commitInBatch {
+		if _, err := tx.Exec(ctx, `COMMIT`); err != nil {
+			return migrantbot.Handled{}, fmt.Errorf("save turn: commit: %w", err)
+		}
 	}
 	return handled, nil
 }
@@ -353,7 +404,7 @@ func (s *Store) queueAppeal(b *pgx.Batch, a *migrantbot.Appeal) error {
 // update's transaction.
 type records struct {
 	ctx context.Context
-	tx  pgx.Tx
+	tx  dbtx
 	s   *Store // for its keys
 	// err is the first failed query: it aborted the transaction.
 	err error

@@ -47,7 +47,7 @@ func (r *records) DataOf(userID int64) (migrantbot.PersonData, error) {
 // the turn's own rows are written: their answer to the privacy notice, and
 // erasure. Both are rare, so their statements do not burden the batch of
 // every update.
-func (s *Store) savePrivacy(ctx context.Context, tx pgx.Tx, u migrantbot.Update, userID int64, turn migrantbot.Turn) error {
+func (s *Store) savePrivacy(ctx context.Context, tx dbtx, u migrantbot.Update, userID int64, turn migrantbot.Turn) error {
 	if turn.Forget && userID != 0 {
 		if err := forget(ctx, tx, userID, u.ChatID); err != nil {
 			return fmt.Errorf("erase the data of user %d: %w", userID, err)
@@ -73,7 +73,7 @@ func (s *Store) savePrivacy(ctx context.Context, tx pgx.Tx, u migrantbot.Update,
 // stays is what the statistics count (status, category, countries,
 // language, dates) and the staff's own replies and notes, which the office
 // may be obliged to keep; the audit entry says so.
-func forget(ctx context.Context, tx pgx.Tx, userID, chatID int64) error {
+func forget(ctx context.Context, tx dbtx, userID, chatID int64) error {
 	_, err := tx.Exec(ctx, `
 		WITH mine AS (
 			SELECT id, reference, status NOT IN ('closed', 'rejected') AS open FROM appeals WHERE user_id = $1

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,6 +57,12 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger, opts ...
 	// up and tried again rather than waited for without end.
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// pgxpool's default is one connection per core (at least 4), fewer than
+	// the bot's workers, the outbox worker and the console need at once; a
+	// pool_max_conns in the URL still decides.
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, 16)
 	}
 	if c.tracer != nil {
 		cfg.ConnConfig.Tracer = c.tracer
