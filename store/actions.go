@@ -95,6 +95,14 @@ func (s *Store) act(ctx context.Context, actor migrantbot.Staff, ref, action str
 			return err
 		}
 		var outboxID *int64
+		// An anonymized appeal no longer knows its person's chat: a reply
+		// cannot reach anyone, and a status change is recorded unsent.
+		if e.msg != nil && a.chatID == 0 {
+			if e.kind == migrantbot.EntryReply {
+				return migrantbot.Errorf(migrantbot.EINVALID, "appeal %s was anonymized: its person cannot be written to", a.reference)
+			}
+			e.msg = nil
+		}
 		if e.msg != nil {
 			payload, err := json.Marshal(e.msg)
 			if err != nil {
