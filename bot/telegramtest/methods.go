@@ -3,6 +3,7 @@ package telegramtest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -374,6 +375,17 @@ func (s *Server) sendMessage(_ context.Context, p map[string]string) (any, *apiE
 	if aerr != nil {
 		return nil, aerr
 	}
+	out, aerr := s.deliver(chatID, p, &Sent{Text: p["text"], Plain: plain, Entities: entities})
+	if aerr != nil {
+		return nil, aerr
+	}
+	return out, nil
+}
+
+// deliver completes m with the request's parse mode and keyboard, adds it
+// to the chat unless the person blocked the bot, and returns the message as
+// the Bot API shows it.
+func (s *Server) deliver(chatID int64, p map[string]string, m *Sent) (map[string]any, *apiError) {
 	mk, aerr := parseMarkup(p["reply_markup"], false)
 	if aerr != nil {
 		return nil, aerr
@@ -383,13 +395,9 @@ func (s *Server) sendMessage(_ context.Context, p map[string]string) (any, *apiE
 	if s.blocked[chatID] {
 		return nil, blockedError()
 	}
-	m := &Sent{
-		MessageID: s.nextMessageID(chatID), ChatID: chatID,
-		Text: p["text"], ParseMode: p["parse_mode"], Plain: plain, Entities: entities,
-		Buttons: mk.inline, inlineJSON: mk.inlineJSON,
-		ContactButton: mk.contact, ResizeKeyboard: mk.resize, OneTimeKeyboard: mk.oneTime,
-		RemoveKeyboard: mk.remove,
-	}
+	m.MessageID, m.ChatID, m.ParseMode = s.nextMessageID(chatID), chatID, p["parse_mode"]
+	m.Buttons, m.inlineJSON = mk.inline, mk.inlineJSON
+	m.ContactButton, m.ResizeKeyboard, m.OneTimeKeyboard, m.RemoveKeyboard = mk.contact, mk.resize, mk.oneTime, mk.remove
 	s.sent[chatID] = append(s.sent[chatID], m)
 	s.events[chatID]++
 	s.broadcast()
@@ -431,29 +439,16 @@ func (s *Server) sendDocument(_ context.Context, p map[string]string) (any, *api
 			return nil, badRequest("message caption is too long")
 		}
 	}
-	mk, aerr := parseMarkup(p["reply_markup"], false)
+	out, aerr := s.deliver(chatID, p, &Sent{Text: p["caption"], Plain: plain, Entities: entities,
+		Document: &Document{FileName: name, Data: []byte(doc)}})
 	if aerr != nil {
 		return nil, aerr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blocked[chatID] {
-		return nil, blockedError()
-	}
-	m := &Sent{
-		MessageID: s.nextMessageID(chatID), ChatID: chatID,
-		Text: p["caption"], ParseMode: p["parse_mode"], Plain: plain, Entities: entities,
-		Buttons: mk.inline, inlineJSON: mk.inlineJSON,
-		Document: &Document{FileName: name, Data: []byte(doc)},
-	}
-	s.sent[chatID] = append(s.sent[chatID], m)
-	s.events[chatID]++
-	s.broadcast()
-	out := s.messageJSON(m)
 	delete(out, "text")
 	delete(out, "entities")
 	out["caption"] = plain
-	out["document"] = map[string]any{"file_id": "doc-" + strconv.Itoa(m.MessageID), "file_unique_id": "udoc-" + strconv.Itoa(m.MessageID),
+	id := fmt.Sprint(out["message_id"])
+	out["document"] = map[string]any{"file_id": "doc-" + id, "file_unique_id": "udoc-" + id,
 		"file_name": name, "file_size": len(doc)}
 	return out, nil
 }

@@ -88,36 +88,14 @@ func TestDumpHoldsNoPersonalData(t *testing.T) {
 		"reply":         "Jibberreply Floopington",
 	}
 	p := newPerson(t, tg, 7070, "en")
-	p.beginAppeal("en")
-	p.text(marked["surname"])
-	p.text(marked["first name"])
-	p.text(marked["patronymic"])
-	p.press("a:citizenship:c:UZ")
-	p.press("a:country:c:AZ")
-	p.text(marked["city"])
-	p.text(marked["address"])
-	p.press("a:category:c:detention")
-	p.text(marked["authority"])
-	p.text("05.10.2026")
-	p.text(marked["description"])
-	p.press("a:description:continue")
-	p.await(tg.SendPhoto(p.u, marked["photo caption"], ""))
-	p.await(tg.SendDocument(p.u, marked["document name"], "application/pdf", 120000, marked["document text"]))
-	p.press("a:attachments:done")
-	p.await(tg.SendContact(p.u, "994501112233", true))
-	p.text(marked["e-mail"])
-	p.press("a:review:edit:phone")
-	p.text(marked["phone"])
-	p.wantButton("a:review:submit")
-	p.press("a:review:submit")
-	ref := regexp.MustCompile(`AP-\d{4}-\d{6}`).FindString(strings.Join(plain(p.lastSent), "\n"))
-	if ref == "" {
-		t.Fatalf("no reference after submitting: %q", plain(p.lastSent))
-	}
-	p.text("/status")
-	p.press("v:" + ref)
-	p.press("v:" + ref + ":add")
-	p.text(marked["follow-up"])
+	ref := p.fileMarked(markedAppeal{
+		Surname: marked["surname"], FirstName: marked["first name"], Patronymic: marked["patronymic"],
+		City: marked["city"], Address: marked["address"], Authority: marked["authority"],
+		Description: marked["description"], PhotoCaption: marked["photo caption"],
+		DocName: marked["document name"], DocCaption: marked["document text"],
+		SharedPhone: "994501112233", TypedPhone: marked["phone"], Email: marked["e-mail"],
+		FollowUp: marked["follow-up"],
+	})
 
 	st := openStore(t, dbURL)
 	password, err := addStaff(t.Context(), st, "reviewer@ombudsman.example", migrantbot.RoleReviewer, false)

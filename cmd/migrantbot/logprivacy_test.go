@@ -109,38 +109,16 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 	}
 	p := newPerson(t, tg, 6060, "en")
 	p.u.FirstName = marked["telegram name"]
-	p.beginAppeal("en")
-	p.text(marked["surname"])
-	p.text(marked["first name"])
-	p.text(marked["patronymic"])
-	p.press("a:citizenship:c:UZ")
-	p.press("a:country:c:AZ")
-	p.text(marked["city"])
-	p.text(marked["address"])
-	p.press("a:category:c:detention")
-	p.text(marked["authority"])
-	p.text("05.10.2026")
-	p.text(marked["description"])
-	p.press("a:description:continue")
-	p.await(tg.SendPhoto(p.u, marked["photo caption"], ""))
-	p.await(tg.SendDocument(p.u, marked["document name"], "application/pdf", 120000, marked["document text"]))
-	p.press("a:attachments:done")
-	p.await(tg.SendContact(p.u, marked["shared phone"], true))
-	p.text(marked["e-mail"])
-	// The number shared with the button, then one typed instead of it.
-	p.press("a:review:edit:phone")
-	p.text(marked["typed phone"])
-	p.wantButton("a:review:submit")
-	p.press("a:review:submit")
-	ref := regexp.MustCompile(`AP-\d{4}-\d{6}`).FindString(strings.Join(plain(p.lastSent), "\n"))
-	if ref == "" {
-		t.Fatalf("no reference after submitting: %q", plain(p.lastSent))
-	}
-	// A follow-up from My appeals: a message and a file.
-	p.text("/status")
-	p.press("v:" + ref)
-	p.press("v:" + ref + ":add")
-	p.text(marked["follow-up"])
+	ref := p.fileMarked(markedAppeal{
+		Surname: marked["surname"], FirstName: marked["first name"], Patronymic: marked["patronymic"],
+		City: marked["city"], Address: marked["address"], Authority: marked["authority"],
+		Description: marked["description"], PhotoCaption: marked["photo caption"],
+		DocName: marked["document name"], DocCaption: marked["document text"],
+		// The number shared with the button, then one typed instead of it.
+		SharedPhone: marked["shared phone"], TypedPhone: marked["typed phone"], Email: marked["e-mail"],
+		// A follow-up from My appeals: a message and a file.
+		FollowUp: marked["follow-up"],
+	})
 	p.await(tg.SendPhoto(p.u, marked["follow-up file"], ""))
 
 	// Staff: a note, a reply and a rejection, in the console over HTTP.

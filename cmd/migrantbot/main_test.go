@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -218,6 +219,66 @@ func (p *person) fileAppeal(lang string) string {
 	}
 	p.tb.Fatalf("no reference in the confirmation: %q", plain(p.lastSent))
 	return ""
+}
+
+// markedAppeal is what fileMarked types into an appeal, field by field:
+// tests put values in it that they then look for (or must not find).
+type markedAppeal struct {
+	Surname, FirstName, Patronymic, City, Address, Authority, Description string
+	PhotoCaption                                                          string
+	DocName, DocCaption                                                   string // no document when DocName is ""
+	// SharedPhone is shared with the button; TypedPhone is typed at the
+	// question or, after a shared one, typed instead of it from the review.
+	SharedPhone, TypedPhone string
+	Email                   string
+	FollowUp                string // added from My appeals after submitting, when set
+}
+
+// fileMarked files an English appeal with the values of m and, when set,
+// its follow-up; it returns the reference.
+func (p *person) fileMarked(m markedAppeal) string {
+	p.tb.Helper()
+	p.beginAppeal("en")
+	p.text(m.Surname)
+	p.text(m.FirstName)
+	p.text(m.Patronymic)
+	p.press("a:citizenship:c:UZ")
+	p.press("a:country:c:AZ")
+	p.text(m.City)
+	p.text(m.Address)
+	p.press("a:category:c:detention")
+	p.text(m.Authority)
+	p.text("05.10.2026")
+	p.text(m.Description)
+	p.press("a:description:continue")
+	p.await(p.tg.SendPhoto(p.u, m.PhotoCaption, ""))
+	if m.DocName != "" {
+		p.await(p.tg.SendDocument(p.u, m.DocName, "application/pdf", 120000, m.DocCaption))
+	}
+	p.press("a:attachments:done")
+	if m.SharedPhone != "" {
+		p.await(p.tg.SendContact(p.u, m.SharedPhone, true))
+	} else {
+		p.text(m.TypedPhone)
+	}
+	p.text(m.Email)
+	if m.SharedPhone != "" && m.TypedPhone != "" {
+		p.press("a:review:edit:phone")
+		p.text(m.TypedPhone)
+	}
+	p.wantButton("a:review:submit")
+	p.press("a:review:submit")
+	ref := regexp.MustCompile(`AP-\d{4}-\d{6}`).FindString(strings.Join(plain(p.lastSent), "\n"))
+	if ref == "" {
+		p.tb.Fatalf("no reference after submitting: %q", plain(p.lastSent))
+	}
+	if m.FollowUp != "" {
+		p.text("/status")
+		p.press("v:" + ref)
+		p.press("v:" + ref + ":add")
+		p.text(m.FollowUp)
+	}
+	return ref
 }
 
 // checkTelegramRules fails the test when the bot made a request Telegram refuses

@@ -18,30 +18,6 @@ import (
 // mark is written into the appeal's answers; it must not reach the metrics.
 const mark = "MARK-7Q2"
 
-// fileMarkedAppeal files an appeal whose free texts all carry mark.
-func (p *person) fileMarkedAppeal(lang string) {
-	p.tb.Helper()
-	p.beginAppeal(lang)
-	p.text("Markova")
-	p.text("Qizlarbek")
-	p.text("Rashid qizi")
-	p.press("a:citizenship:c:UZ")
-	p.press("a:country:c:AZ")
-	p.text("Baku")
-	p.text(mark + " street 5")
-	p.press("a:category:c:detention")
-	p.text("Police station " + mark)
-	p.text("05.10.2026")
-	p.text("Held for two days at " + mark + " without being told why.")
-	p.press("a:description:continue")
-	p.await(p.tg.SendPhoto(p.u, "decision "+mark, "album-"+mark))
-	p.press("a:attachments:done")
-	p.await(p.tg.SendContact(p.u, "994507654321", true))
-	p.text("mark7q2@example.org")
-	p.press("a:review:submit")
-	p.wantSaid("AP-")
-}
-
 // scrape gets /metrics from the staff address and returns the body and the
 // parsed families.
 func scrape(tb testing.TB, staffAddr string) (string, map[string]*dto.MetricFamily) {
@@ -110,7 +86,12 @@ func TestMetricsEndpoint(t *testing.T) {
 	// A chat id no metric value could hold by chance.
 	const chatID = 918273645512
 	p := newPerson(t, tg, chatID, "en")
-	p.fileMarkedAppeal("en")
+	p.fileMarked(markedAppeal{
+		Surname: "Markova", FirstName: "Qizlarbek", Patronymic: "Rashid qizi", City: "Baku",
+		Address: mark + " street 5", Authority: "Police station " + mark,
+		Description: "Held for two days at " + mark + " without being told why.", PhotoCaption: "decision " + mark,
+		SharedPhone: "994507654321", Email: "mark7q2@example.org",
+	})
 	// Telegram turns the next answer away with a 429 for half a minute: it
 	// waits in the outbox, and the scrape shows both.
 	tg.FailNext("sendMessage", 1, http.StatusTooManyRequests, 30)

@@ -36,43 +36,14 @@ func (m marks) all() []string {
 		m.Caption, m.FileName, m.Phone, m.Email, m.FollowUp}
 }
 
-// fileAppealMarked files a complete appeal whose every personal field
-// holds a value of m, then adds a follow-up message; it returns the
-// reference.
-func (p *person) fileAppealMarked(m marks) string {
+// file files m's appeal with its follow-up and returns the reference.
+func (m marks) file(p *person) string {
 	p.tb.Helper()
-	p.beginAppeal("en")
-	p.text(m.Surname)
-	p.text(m.First)
-	p.text(m.Patronymic)
-	p.press("a:citizenship:c:UZ")
-	p.press("a:country:c:AZ")
-	p.text(m.City)
-	p.text(m.Address)
-	p.press("a:category:c:detention")
-	p.text(m.Authority)
-	p.text("05.10.2026")
-	p.text(m.Description)
-	p.press("a:description:continue")
-	p.await(p.tg.SendPhoto(p.u, m.Caption, ""))
-	p.await(p.tg.SendDocument(p.u, m.FileName, "application/pdf", 1200, ""))
-	p.press("a:attachments:done")
-	p.text(m.Phone)
-	p.text(m.Email)
-	p.press("a:review:submit")
-	ref := ""
-	for _, s := range p.lastSent {
-		if i := strings.Index(s.Plain, "AP-"); i >= 0 && len(s.Plain) >= i+14 {
-			ref = s.Plain[i : i+14]
-		}
-	}
-	if ref == "" {
-		p.tb.Fatalf("no reference in the confirmation: %q", plain(p.lastSent))
-	}
-	p.text("/status")
-	p.press("v:" + ref)
-	p.press("v:" + ref + ":add")
-	p.text(m.FollowUp)
+	ref := p.fileMarked(markedAppeal{
+		Surname: m.Surname, FirstName: m.First, Patronymic: m.Patronymic, City: m.City, Address: m.Address,
+		Authority: m.Authority, Description: m.Description, PhotoCaption: m.Caption, DocName: m.FileName,
+		TypedPhone: m.Phone, Email: m.Email, FollowUp: m.FollowUp,
+	})
 	p.text("/menu")
 	return ref
 }
@@ -142,9 +113,9 @@ func TestMyDataAndForgetMe(t *testing.T) {
 
 	me, other := marksFor("zqme", "41"), marksFor("zqot", "42")
 	p := newPerson(t, tg, 9301, "en")
-	ref := p.fileAppealMarked(me)
+	ref := me.file(p)
 	q := newPerson(t, tg, 9302, "en")
-	otherRef := q.fileAppealMarked(other)
+	otherRef := other.file(q)
 	// A second appeal of p, closed: erasure covers it too, without telling staff.
 	p.text("/start")
 	p.press("l:en")

@@ -82,14 +82,7 @@ func runRetention(ctx context.Context, cfg config, args []string, stdout io.Writ
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errors.New("usage: migrantbot retention [--dry-run]")
 	}
-	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set")
-	}
-	keys, err := dataKeys(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, nil, store.WithKeys(keys))
+	st, _, err := openKeyedStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -72,14 +72,7 @@ func devDataKey(cfg config, dataDir string, stdout io.Writer) (*sealed.Keyring, 
 // the bot keeps running, and prints what it changed per table. Run again,
 // it changes nothing.
 func runRotateKey(ctx context.Context, cfg config, stdout io.Writer) error {
-	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set")
-	}
-	keys, err := dataKeys(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, nil, store.WithKeys(keys))
+	st, keys, err := openKeyedStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -94,4 +87,18 @@ func runRotateKey(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "every personal value is sealed under the current key; the previous keys may be dropped")
 	return nil
+}
+
+// openKeyedStore opens the store of DATABASE_URL with the keys of DATA_KEY,
+// for the commands that read or write personal data outside serve and dev.
+func openKeyedStore(ctx context.Context, cfg config) (*store.Store, *sealed.Keyring, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, nil, errors.New("DATABASE_URL is not set")
+	}
+	keys, err := dataKeys(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, nil, store.WithKeys(keys))
+	return st, keys, err
 }

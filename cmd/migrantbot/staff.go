@@ -30,11 +30,7 @@ func runStaff(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("staff %s: %w", args[0], err)
 	}
-	keys, err := dataKeys(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, nil, store.WithKeys(keys))
+	st, _, err := openKeyedStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -133,14 +129,7 @@ func runExport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	if *format != "csv" {
 		return fmt.Errorf("export: --format %q: only csv is supported", *format)
 	}
-	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set")
-	}
-	keys, err := dataKeys(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, nil, store.WithKeys(keys))
+	st, _, err := openKeyedStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
