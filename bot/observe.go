@@ -22,10 +22,10 @@ type Observer interface {
 	// RateLimited is called for every 429 Too Many Requests of the Bot API.
 	RateLimited()
 	// RequestFailed is called for every Bot API call that sends or edits a
-	// message and fails, with the reason: rate_limited (429, also counted
-	// by RateLimited), client_error (another 4xx), server_error (5xx) or
-	// network (no answer, or one that is not the Bot API's JSON, as from a
-	// proxy in between). Calls cut short because the bot is stopping are
+	// message, answers a button or fetches updates and fails, with the
+	// reason: rate_limited (429, also counted by RateLimited), client_error
+	// (another 4xx), server_error (5xx) or network (no answer, or one that
+	// is not the Bot API's JSON, as from a proxy in between). Calls cut short because the bot is stopping are
 	// not failures.
 	RequestFailed(reason string)
 }
@@ -45,8 +45,9 @@ func (nopObserver) Update(string, string, time.Duration) {}
 func (nopObserver) RateLimited()                         {}
 func (nopObserver) RequestFailed(string)                 {}
 
-// observeSend tells the Observer about a failed sending call. ctx is the
-// context the call was made with.
+// observeSend tells the Observer about a failed Bot API call: sending,
+// answering a button, or fetching updates. ctx is the context the call was
+// made with.
 func (b *Bot) observeSend(ctx context.Context, err error) {
 	if err == nil || ctx.Err() != nil {
 		return

@@ -122,6 +122,19 @@ func TestObserverSeesFailedSends(t *testing.T) {
 	}
 }
 
+func TestObserverSeesRateLimitedCallsOtherThanSending(t *testing.T) {
+	obs := newObserved()
+	h := newHarness(t, Options{Observer: obs})
+	h.tg.FailNext("answerCallbackQuery", 1, 429, 1)
+	h.tg.FailNext("getUpdates", 1, 429, 1)
+	last := h.tg.PressData(alice, 1, "m:menu")
+	h.poll(t)
+	h.tg.WaitOffset(t, last+1, 10*time.Second)
+	if _, _, rateLimited, failed := obs.snapshot(); rateLimited != 2 || failed[failRateLimited] != 2 {
+		t.Errorf("429s on getUpdates and answerCallbackQuery: rate limited %d, failed %v; want 2 each", rateLimited, failed)
+	}
+}
+
 func TestObserveSendClassifies(t *testing.T) {
 	live := t.Context()
 	stopped, cancel := context.WithCancel(t.Context())

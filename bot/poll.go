@@ -46,6 +46,7 @@ func (b *Bot) Poll(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
+			b.observeSend(ctx, err)
 			var te *tgbotapi.Error
 			if errors.As(err, &te) && te.Code == http.StatusConflict {
 				// A webhook set while polling, or another poller.

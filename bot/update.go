@@ -120,6 +120,7 @@ func panicSummary(r any) string {
 // person's button. text is cut to Telegram's 200 characters.
 func (b *Bot) answerCallback(ctx context.Context, id, text string, u migrantbot.Update) {
 	_, err := b.with(ctx).Request(tgbotapi.NewCallback(id, truncate(text, 200)))
+	b.observeSend(ctx, err)
 	if err != nil {
 		// An answer that comes too late is refused; the person only saw a
 		// spinner for longer, so it is not worth more than a debug line.
