@@ -66,6 +66,11 @@ type Appeal struct {
 	Attachments []Attachment `json:"attachments,omitempty"`
 
 	SubmittedAt time.Time `json:"submitted_at"`
+
+	// ErasedAt is when the person erased their data (/forgetme), and
+	// AnonymizedAt when retention did; zero when neither. Not in sessions.
+	ErasedAt     time.Time `json:"-"`
+	AnonymizedAt time.Time `json:"-"`
 }
 
 // Period codes for Appeal.When.

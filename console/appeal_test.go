@@ -318,3 +318,40 @@ func TestAppealListPages(t *testing.T) {
 }
 
 var regexpNext = regexp.MustCompile(`<a href="([^"]+)" rel="next">`)
+
+// An appeal whose person erased their data says so; one retention
+// anonymized offers no reply, since nothing can reach the person.
+func TestErasedAndAnonymizedAppeals(t *testing.T) {
+	e := newEnv(t)
+	b, _ := e.loggedIn(t, "viewer@example.org", migrantbot.RoleReviewer)
+	erased := e.submit(t, migrantbot.Appeal{Surname: "Nazarov", Description: "Pasportumu saxladılar."})
+	anonymized := e.submit(t, migrantbot.Appeal{Surname: "Aliyev", Description: "Maaş verilmir."})
+	plain := e.submit(t, migrantbot.Appeal{Surname: "Huseynov", Description: "Maaş verilmir."})
+	for ref, column := range map[string]string{erased: "erased_at", anonymized: "anonymized_at"} {
+		if _, err := e.store.Pool().Exec(t.Context(), `UPDATE appeals SET `+column+` = now() WHERE reference = $1`, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		ref       string
+		banner    string
+		replyForm bool
+	}{
+		{erased, "erased their personal data", true},
+		{anonymized, "Anonymized on", false},
+		{plain, "", true},
+	}
+	for _, tt := range tests {
+		r := b.get("/appeals/" + tt.ref)
+		wantStatus(t, "GET "+tt.ref, r, http.StatusOK)
+		body := html.UnescapeString(r.body)
+		for _, banner := range []string{"erased their personal data", "Anonymized on"} {
+			if got := strings.Contains(body, banner); got != (banner == tt.banner) {
+				t.Errorf("%s: banner %q shown: %v", tt.ref, banner, got)
+			}
+		}
+		if got := strings.Contains(body, "/replies"); got != tt.replyForm {
+			t.Errorf("%s: reply form shown: %v, want %v", tt.ref, got, tt.replyForm)
+		}
+	}
+}

@@ -20,7 +20,8 @@ type querier interface {
 // order scanAppeal reads them; the appeals table is aliased a.
 const appealColumns = `a.reference, a.user_id, a.chat_id, a.language, a.status, a.consent_at, a.consent_version,
 	a.surname, a.first_name, a.patronymic, a.citizenship, a.country, a.city, a.address,
-	a.category, a.authority, a.occurred, a.over_one_year, a.description, a.phone, a.phone_shared, a.email, a.submitted_at`
+	a.category, a.authority, a.occurred, a.over_one_year, a.description, a.phone, a.phone_shared, a.email, a.submitted_at,
+	a.erased_at, a.anonymized_at`
 
 // personalFields are the fields of an appeal stored sealed: the names,
 // where the person is (city and address), whom they complain about, what
@@ -39,10 +40,13 @@ func (s *Store) scanAppeal(row pgx.Row, extra ...any) (migrantbot.Appeal, error)
 		a         migrantbot.Appeal
 		status    string
 		consentAt *time.Time
+		erasedAt  *time.Time
+		anonAt    *time.Time
 	)
 	dest := append([]any{&a.Reference, &a.UserID, &a.ChatID, &a.Language, &status, &consentAt, &a.ConsentVersion,
 		&a.Surname, &a.FirstName, &a.Patronymic, &a.Citizenship, &a.Country, &a.City, &a.Address,
-		&a.Category, &a.Authority, &a.When, &a.OverOneYear, &a.Description, &a.Phone, &a.PhoneShared, &a.Email, &a.SubmittedAt},
+		&a.Category, &a.Authority, &a.When, &a.OverOneYear, &a.Description, &a.Phone, &a.PhoneShared, &a.Email, &a.SubmittedAt,
+		&erasedAt, &anonAt},
 		extra...)
 	if err := row.Scan(dest...); err != nil {
 		return migrantbot.Appeal{}, err
@@ -50,6 +54,12 @@ func (s *Store) scanAppeal(row pgx.Row, extra ...any) (migrantbot.Appeal, error)
 	a.Status = migrantbot.Status(status)
 	if consentAt != nil {
 		a.ConsentAt = *consentAt
+	}
+	if erasedAt != nil {
+		a.ErasedAt = *erasedAt
+	}
+	if anonAt != nil {
+		a.AnonymizedAt = *anonAt
 	}
 	if err := s.openAll(personalFields(&a)...); err != nil {
 		return migrantbot.Appeal{}, fmt.Errorf("appeal %s: %w", a.Reference, err)
