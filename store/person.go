@@ -72,7 +72,8 @@ func (s *Store) savePrivacy(ctx context.Context, tx dbtx, u migrantbot.Update, u
 // its thread and news for staff; every appeal gets an audit entry. What
 // stays is what the statistics count (status, category, countries,
 // language, dates) and the staff's own replies and notes, which the office
-// may be obliged to keep; the audit entry says so.
+// may be obliged to keep; the audit entry says so. Closed appeals are
+// unlinked from the person's Telegram ids too.
 func forget(ctx context.Context, tx dbtx, userID, chatID int64) error {
 	_, err := tx.Exec(ctx, `
 		WITH mine AS (
@@ -103,7 +104,11 @@ func forget(ctx context.Context, tx dbtx, userID, chatID int64) error {
 		UPDATE appeals a SET surname = '', first_name = '', patronymic = '', city = '', address = '',
 			authority = '', description = '', phone = '', phone_shared = false, email = '',
 			search = ''::tsvector, erased_at = now(), updated_at = now(),
-			has_news = a.has_news OR m.open
+			has_news = a.has_news OR m.open,
+			-- An open appeal keeps the way to its person, so that the office
+			-- can still answer; a closed one no longer needs it.
+			user_id = CASE WHEN m.open THEN a.user_id ELSE 0 END,
+			chat_id = CASE WHEN m.open THEN a.chat_id ELSE 0 END
 		FROM mine m WHERE a.id = m.id`, userID, chatID)
 	return err
 }

@@ -209,6 +209,10 @@ func TestMyDataAndForgetMe(t *testing.T) {
 			t.Errorf("a closed appeal got an erasure entry")
 		}
 	}
+	if closed.Appeal.UserID != 0 || closed.Appeal.ChatID != 0 || d.Appeal.ChatID != p.u.ID {
+		t.Errorf("after erasure the closed appeal is linked to user %d, chat %d, and the open one to chat %d; want 0, 0 and the person's",
+			closed.Appeal.UserID, closed.Appeal.ChatID, d.Appeal.ChatID)
+	}
 	audits, err := st.ListAudit(t.Context(), "", "appeal.erasure", "", 10)
 	if err != nil {
 		t.Fatal(err)
