@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -605,7 +606,8 @@ func (b *Bot) sendDocument(ctx context.Context, chat *chatState, o migrantbot.Ou
 	if o.Message.Text != "" {
 		caption := o.Message.Text
 		if countUnits(caption) > maxCaption {
-			caption = truncate(plainFallback(caption), maxCaption)
+			// Sent as plain text: the words, unescaped, cut to the limit.
+			caption = truncate(html.UnescapeString(plainFallback(caption)), maxCaption)
 		} else {
 			doc.ParseMode = tgbotapi.ModeHTML
 		}

@@ -19,7 +19,7 @@ func TestDocumentsAreUploaded(t *testing.T) {
 	}{
 		{"caption in HTML", "<b>Your data</b> (JSON)", "Your data (JSON)"},
 		{"no caption", "", ""},
-		{"caption over the limit is cut", "<b>x</b>" + strings.Repeat("y", 1500), ""},
+		{"caption over the limit is cut, as plain text", "<b>x &amp; y</b>" + strings.Repeat("z", 1500), "x & y" + strings.Repeat("z", 1018) + "…"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,8 @@ package bot
 import (
 	"sync"
 	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
 // Per-person update limit: a person may send this many updates in a window.
@@ -44,9 +46,16 @@ func newFloodGuard(max int, window time.Duration) *floodGuard {
 	return &floodGuard{max: max, window: window, chats: map[int64]*floodCount{}}
 }
 
-// admit counts an update of chat at now and says what to do with it.
-func (g *floodGuard) admit(chat int64, now time.Time) int {
+// admit counts an update of chat arriving at now, written at written (zero
+// when unknown), and says what to do with it. An update written more than
+// a window ago is a backlog (the bot was down, Telegram held it back), not a
+// flood: it is neither counted nor refused, so that what a person sent at
+// a human pace is not dropped because it arrives all at once.
+func (g *floodGuard) admit(chat int64, now, written time.Time) int {
 	if g == nil || g.max <= 0 {
+		return admitted
+	}
+	if !written.IsZero() && now.Sub(written) > g.window {
 		return admitted
 	}
 	g.mu.Lock()
@@ -88,4 +97,17 @@ func (g *floodGuard) size() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.chats)
+}
+
+// writtenAt is when the person sent the message of an update, zero when the
+// update does not say (a pressed button, for which only its arrival counts).
+func writtenAt(tu tgbotapi.Update) time.Time {
+	m := tu.Message
+	if m == nil {
+		m = tu.EditedMessage
+	}
+	if m == nil || m.Date == 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(m.Date), 0)
 }

@@ -27,20 +27,31 @@ func TestFloodGuard(t *testing.T) {
 		{1, 11 * time.Second, admitted}, {1, 12 * time.Second, admitted}, {1, 13 * time.Second, warn},
 	}
 	for i, tt := range tests {
-		if got := g.admit(tt.chat, t0.Add(tt.at)); got != tt.want {
+		if got := g.admit(tt.chat, t0.Add(tt.at), t0.Add(tt.at)); got != tt.want {
 			t.Errorf("%d: chat %d at %v: got %d, want %d", i, tt.chat, tt.at, got, tt.want)
 		}
 	}
 	// Windows that are over are forgotten: memory follows who writes now.
 	for c := range int64(1000) {
-		g.admit(100+c, t0.Add(20*time.Second))
+		g.admit(100+c, t0.Add(20*time.Second), time.Time{})
 	}
-	g.admit(1, t0.Add(time.Minute))
+	g.admit(1, t0.Add(time.Minute), time.Time{})
 	if n := g.size(); n != 1 {
 		t.Errorf("the guard remembers %d chats after their windows ended, want 1", n)
 	}
-	if got := (*floodGuard)(nil).admit(1, t0); got != admitted {
+	if got := (*floodGuard)(nil).admit(1, t0, t0); got != admitted {
 		t.Errorf("a nil guard must admit")
+	}
+	// A backlog (written long before it arrives) is not a flood: 50 updates
+	// written a minute ago all pass, and do not count against what follows.
+	b := newFloodGuard(3, 10*time.Second)
+	for i := range 50 {
+		if got := b.admit(7, t0.Add(time.Duration(i)*time.Millisecond), t0.Add(-time.Minute)); got != admitted {
+			t.Fatalf("backlog update %d: %d, want admitted", i, got)
+		}
+	}
+	if got := b.admit(7, t0.Add(time.Second), t0.Add(time.Second)); got != admitted {
+		t.Errorf("a fresh update after a backlog: %d, want admitted", got)
 	}
 }
 

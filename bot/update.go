@@ -77,7 +77,7 @@ func (b *Bot) HandleUpdate(ctx context.Context, tu tgbotapi.Update) (err error) 
 		answer("")
 		return nil
 	}
-	switch b.flood.admit(u.ChatID, start) {
+	switch b.flood.admit(u.ChatID, start, writtenAt(tu)) {
 	case warn:
 		// The person is told to slow down; what they sent is not kept.
 		outcome = "limited"

@@ -121,6 +121,11 @@ func (s *Store) AppealsOf(ctx context.Context, userID int64) ([]migrantbot.Appea
 }
 
 func appealsOf(ctx context.Context, q querier, userID int64) ([]migrantbot.AppealSummary, error) {
+	// User id 0 is no person: it marks appeals unlinked by erasure or
+	// retention.
+	if userID == 0 {
+		return nil, nil
+	}
 	rows, err := q.Query(ctx, `SELECT reference, category, status, submitted_at FROM appeals
 		WHERE user_id = $1 ORDER BY submitted_at DESC, id DESC`, userID)
 	if err != nil {

@@ -299,7 +299,8 @@ func (s *Store) saveTurn(ctx context.Context, tx dbtx, u migrantbot.Update, old 
 	// that keeps something the person or the staff are told was kept waits
 	// for it (measured with cmd/loadtest; see README, Performance). Queued
 	// last, so the results above are read in order.
-	if turn.Submit == nil && len(turn.FollowUps) == 0 && len(turn.Others) == 0 && turn.Consent == nil && !turn.Forget {
+	quick := turn.Submit == nil && len(turn.FollowUps) == 0 && len(turn.Others) == 0 && turn.Consent == nil && !turn.Forget
+	if quick {
 		b.Queue(`SET LOCAL synchronous_commit = off`)
 	}
 	// COMMIT rides with the batch unless a result must be checked first: a
@@ -351,15 +352,28 @@ func (s *Store) saveTurn(ctx context.Context, tx dbtx, u migrantbot.Update, old 
 	if len(outgoing) > 0 {
 		handled.Outgoing = outgoing
 	}
-	// The rest are the optional SET LOCAL and the COMMIT, whose failure
-	// (the server gone, a deferred check) means nothing was saved.
-	if err := br.Close(); err != nil {
-		return migrantbot.Handled{}, fmt.Errorf("save turn: %w", err)
-	}
-	if !commitInBatch {
-		if _, err := tx.Exec(ctx, `COMMIT`); err != nil {
-			return migrantbot.Handled{}, fmt.Errorf("save turn: commit: %w", err)
+	if quick {
+		if _, err := br.Exec(); err != nil {
+			return migrantbot.Handled{}, fmt.Errorf("save turn: %w", err)
 		}
+	}
+	var commit pgconn.CommandTag
+	if commitInBatch {
+		commit, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && !commitInBatch {
+		commit, err = tx.Exec(ctx, `COMMIT`)
+	}
+	// PostgreSQL answers COMMIT in a failed transaction with ROLLBACK and no
+	// error: only the tag tells that nothing was saved.
+	if err == nil && commit.String() != "COMMIT" {
+		err = fmt.Errorf("the transaction ended with %q", commit.String())
+	}
+	if err != nil {
+		return migrantbot.Handled{}, fmt.Errorf("save turn: commit: %w", err)
 	}
 	return handled, nil
 }

@@ -55,7 +55,8 @@ func (s *Store) loadDetail(ctx context.Context, q querier, ref string, userID in
 	kinds := ""
 	args := []any{ref}
 	if person {
-		owner = " AND a.user_id = $2"
+		// User id 0 marks appeals unlinked from their person: nobody's.
+		owner = " AND a.user_id = $2 AND a.user_id <> 0"
 		args = append(args, userID)
 		kinds = ` AND t.kind IN ('` + migrantbot.EntryStatus + `', '` + migrantbot.EntryReply + `', '` + migrantbot.EntryMigrant + `')`
 	}

@@ -91,10 +91,11 @@ func forget(ctx context.Context, tx dbtx, userID, chatID int64) error {
 			UPDATE thread_entries SET text = '', attachment = NULL
 			WHERE kind = 'migrant' AND appeal_id IN (SELECT id FROM mine)
 		), sent AS (
-			-- Messages still waiting are settled, not sent: they may quote
-			-- what the person wrote. Rows stay for the threads' delivery states.
+			-- Messages still waiting are never sent, not marked sent: they
+			-- may quote what the person wrote. Rows stay for the threads'
+			-- delivery states.
 			UPDATE outbox SET payload = '{}',
-				sent_at = coalesce(sent_at, now()),
+				next_attempt_at = CASE WHEN sent_at IS NULL AND blocked_at IS NULL THEN 'infinity' ELSE next_attempt_at END,
 				last_error = CASE WHEN sent_at IS NULL THEN 'erased at the person''s request' ELSE last_error END
 			WHERE chat_id = $2
 		), person AS (
@@ -110,5 +111,11 @@ func forget(ctx context.Context, tx dbtx, userID, chatID int64) error {
 			user_id = CASE WHEN m.open THEN a.user_id ELSE 0 END,
 			chat_id = CASE WHEN m.open THEN a.chat_id ELSE 0 END
 		FROM mine m WHERE a.id = m.id`, userID, chatID)
+	if err != nil {
+		return err
+	}
+	// The count trigger leaves a word's row at zero: the keyed tokens of the
+	// erased words go too.
+	_, err = tx.Exec(ctx, `DELETE FROM appeal_word_counts WHERE n = 0`)
 	return err
 }

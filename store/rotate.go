@@ -84,7 +84,9 @@ func (s *Store) rotateTable(ctx context.Context, t sealedTable) (int, error) {
 		selects = append(selects, c)
 	}
 	for _, c := range t.json {
-		stale = append(stale, "NOT (jsonb_typeof("+c+") = 'string' AND starts_with("+c+" #>> '{}', $3))")
+		// An emptied document ('{}', left by erasure and retention) holds
+		// nothing to seal.
+		stale = append(stale, "NOT (jsonb_typeof("+c+") = 'string' AND starts_with("+c+" #>> '{}', $3) OR "+c+" = '{}'::jsonb)")
 		selects = append(selects, c+"::text")
 	}
 	query := `SELECT ` + t.key + `, ` + strings.Join(selects, ", ") + ` FROM ` + t.name + `

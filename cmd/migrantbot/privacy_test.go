@@ -189,6 +189,14 @@ func TestMyDataAndForgetMe(t *testing.T) {
 			t.Errorf("another person's %q was erased", v)
 		}
 	}
+	// The keyed tokens of the erased words are gone from the word counts.
+	var zero int
+	if err := st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM appeal_word_counts WHERE n = 0`).Scan(&zero); err != nil {
+		t.Fatal(err)
+	}
+	if zero != 0 {
+		t.Errorf("%d word counts left at zero after erasure", zero)
+	}
 	// Staff are told on the open appeal, not on the closed one; both are audited.
 	d, err := st.AppealDetail(t.Context(), ref)
 	if err != nil {
