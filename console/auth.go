@@ -160,7 +160,7 @@ const (
 	staffOnly
 	// anySession routes need a session, even one that must still change
 	// its one-time password or set up a required authenticator (the
-	// change-password page itself, logout).
+	// change-password page itself, the language).
 	anySession
 	// enrolling routes, the authenticator's setup, need a session whose
 	// password is not a one-time one, even of an admin who must still set up
@@ -170,8 +170,12 @@ const (
 	adminOnly
 	// secondFactor routes, the authenticator code form, need a pending
 	// session: password right, code still to come. Every other route
-	// refuses such a session.
+	// refuses such a session, but for leaving ones.
 	secondFactor
+	// leaving routes, the logout, need a session of any kind, a pending one
+	// too: a person may give up at the code form and leave no session
+	// behind.
+	leaving
 )
 
 // guard wraps a route's handler with its access rule: the session, the
@@ -219,6 +223,11 @@ func (a *app) guard(acc access, next http.Handler) http.Handler {
 			return
 		}
 		switch {
+		case acc == leaving:
+			// Leaving needs nothing more than a session and the CSRF token
+			// checked above.
+			next.ServeHTTP(w, r)
+			return
 		case sess.Pending && acc != secondFactor:
 			// The password alone opens nothing but the code form.
 			if isRead(r) {

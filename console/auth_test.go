@@ -337,3 +337,49 @@ func TestRequestLog(t *testing.T) {
 		t.Errorf("logs contain the query or the person's name")
 	}
 }
+
+// TestCredentialChangesEndOtherSessions: a session opened with a stolen
+// password must not outlive a new password or a new second factor.
+func TestCredentialChangesEndOtherSessions(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, b *browser, clock *testClock)
+		action string
+	}{
+		{"change the password", func(t *testing.T, b *browser, _ *testClock) {
+			b.get("/password")
+			wantRedirect(t, "POST /password", b.post("/password", url.Values{
+				"current": {testPassword}, "new": {"a brand new password"}, "again": {"a brand new password"},
+			}), "/appeals")
+		}, "password.change"},
+		{"set up the authenticator", func(t *testing.T, b *browser, clock *testClock) {
+			enrollTOTP(t, b, clock)
+		}, "totp.enroll"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newTestClock()
+			e := newEnv(t, func(d *Deps) { d.Now = clock.Now })
+			const email = "moved@example.org"
+			b, _ := e.loggedIn(t, email, migrantbot.RoleReviewer)
+			other := e.browser(t)
+			wantRedirect(t, "login in another browser", other.login(email, testPassword), "/appeals")
+			bystander, _ := e.loggedIn(t, "bystander@example.org", migrantbot.RoleReviewer)
+
+			tc.change(t, b, clock)
+			if n := e.auditCount(t, email, tc.action, email); n != 1 {
+				t.Errorf("audit %s: got %d, want 1", tc.action, n)
+			}
+			wantRedirect(t, "the other browser after the change", other.get("/appeals"), "/login")
+			wantStatus(t, "the browser that made the change", b.get("/appeals"), http.StatusOK)
+			wantStatus(t, "another account's browser", bystander.get("/appeals"), http.StatusOK)
+			entries, err := e.store.ListAudit(t.Context(), email, "session.end_others", email, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 || entries[0].Detail != "count=1" {
+				t.Errorf("audit session.end_others: got %+v, want one entry with count=1", entries)
+			}
+		})
+	}
+}

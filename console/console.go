@@ -35,6 +35,16 @@ const (
 	ThrottleWindow        = 15 * time.Minute
 )
 
+// The daily cap on authenticator codes: the throttle alone lets someone who
+// has the password guess codes slowly for days. After MaxCodeFailuresPerDay
+// wrong codes in CodeFailureWindow, counted since the authenticator was last
+// set up, every code of the account is refused, right or wrong, until an
+// admin resets the authenticator or the failures grow old.
+const (
+	MaxCodeFailuresPerDay = 20
+	CodeFailureWindow     = 24 * time.Hour
+)
+
 // Accounts manages the staff accounts.
 type Accounts interface {
 	// CreateStaff adds an account. Returns ECONFLICT if the email exists

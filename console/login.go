@@ -205,7 +205,9 @@ func (a *app) handlePasswordPage() http.Handler {
 }
 
 // handlePasswordChange sets a new password after checking the current one,
-// and replaces the session, so a token seen before the change is worthless.
+// ends every other session of the account (one opened with the old password
+// must not outlive it), and replaces this one, so a token seen before the
+// change is worthless.
 func (a *app) handlePasswordChange(st loginStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -244,15 +246,19 @@ func (a *app) handlePasswordChange(st loginStore) http.Handler {
 			a.serverError(w, r, fmt.Errorf("console: change password: %w", err))
 			return
 		}
+		if err := a.audit(ctx, r, "password.change", s.Staff.Email, ""); err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		if err := a.endOtherSessions(ctx, r, st, s); err != nil {
+			a.serverError(w, r, fmt.Errorf("console: change password: %w", err))
+			return
+		}
 		if err := st.DeleteStaffSession(ctx, tokenHash(a.cookieToken(r))); err != nil {
 			a.serverError(w, r, fmt.Errorf("console: change password: %w", err))
 			return
 		}
 		if err := a.startSession(ctx, w, r, s.Staff.ID, false); err != nil {
-			a.serverError(w, r, err)
-			return
-		}
-		if err := a.audit(ctx, r, "password.change", s.Staff.Email, ""); err != nil {
 			a.serverError(w, r, err)
 			return
 		}

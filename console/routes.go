@@ -30,7 +30,7 @@ func (a *app) routes() []route {
 		{"POST /login", public, a.handleLogin(st)},
 		{"GET /login/code", secondFactor, a.handleCodePage()},
 		{"POST /login/code", secondFactor, a.handleCode(st)},
-		{"POST /logout", anySession, a.handleLogout(st)},
+		{"POST /logout", leaving, a.handleLogout(st)},
 		{"GET /password", anySession, a.handlePasswordPage()},
 		{"POST /password", anySession, a.handlePasswordChange(st)},
 		{"POST /lang", anySession, a.handleLang(st)},

@@ -65,9 +65,9 @@ func wantSecurityHeaders(tb testing.TB, what string, r response) {
 // TestEveryRoute walks the whole route table: without a session every
 // route but the public ones sends readers to the login page and refuses
 // writers; a session waiting for its authenticator code opens only the
-// code form; a reviewer gets 403 on every admin route; an admin gets in;
-// every POST refuses a form without the session's CSRF token; and every
-// answer carries the security headers.
+// code form and the logout; a reviewer gets 403 on every admin route; an
+// admin gets in; every POST refuses a form without the session's CSRF
+// token; and every answer carries the security headers.
 func TestEveryRoute(t *testing.T) {
 	clock := newTestClock()
 	e := newEnv(t, func(d *Deps) { d.Now = clock.Now })
@@ -116,13 +116,25 @@ func TestEveryRoute(t *testing.T) {
 				return
 			}
 
-			// Password right, code not given: only the code form opens.
+			// Password right, code not given: only the code form opens,
+			// and the way out.
 			pending.get("/login/code")
-			if rt.access == secondFactor {
+			switch rt.access {
+			case secondFactor:
 				if method == http.MethodGet {
 					wantStatus(t, "waiting for the code", pending.request(method, path), http.StatusOK)
 				}
 				wantStatus(t, "POST without the CSRF token", pending.postRaw(path, url.Values{"code": {"000000"}}), http.StatusForbidden)
+				return
+			case leaving:
+				// A browser of its own: leaving ends the session the walk
+				// goes on with.
+				leaver := e.browser(t)
+				wantRedirect(t, "password of an account with TOTP", leaver.login("two@example.org", testPassword), "/login/code")
+				leaver.get("/login/code")
+				wantStatus(t, "POST without the CSRF token", leaver.postRaw(path, url.Values{}), http.StatusForbidden)
+				wantRedirect(t, "leaving while waiting for the code", leaver.post(path, nil), "/login")
+				// Signing the reviewer or the admin out would end the walk.
 				return
 			}
 			r = pending.request(method, path)
@@ -131,9 +143,6 @@ func TestEveryRoute(t *testing.T) {
 				wantRedirect(t, "waiting for the code", r, "/login/code")
 			} else {
 				wantStatus(t, "waiting for the code", r, http.StatusUnauthorized)
-			}
-			if rt.pattern == "POST /logout" {
-				return
 			}
 
 			// Load a page first so the browser has its CSRF token.

@@ -86,18 +86,40 @@ const (
 	codeOK codeResult = iota
 	codeWrong
 	codeThrottled
+	// codeLocked: the account reached the daily cap of wrong codes.
+	codeLocked
 )
 
 // checkCode checks a code of an account whose TOTP is on and uses it up.
 // Failures count in the login throttle, for the account and the address, so
-// that guessing codes is as slow as guessing passwords.
+// that guessing codes is as slow as guessing passwords, and in the daily cap
+// (they are audited as totp.failed), so that it cannot go on for days.
 func (a *app) checkCode(ctx context.Context, r *http.Request, st codeStore, staff migrantbot.Staff, code string) (codeResult, error) {
 	ip := clientIP(r)
 	byAccount, byIP, err := st.LoginFailures(ctx, staff.Email, ip, a.deps.Now().Add(-ThrottleWindow))
 	if err != nil {
 		return 0, err
 	}
-	if byAccount >= MaxFailuresPerAccount || byIP >= MaxFailuresPerIP {
+	throttled := byAccount >= MaxFailuresPerAccount || byIP >= MaxFailuresPerIP
+	locked, err := a.codesLocked(ctx, st, staff)
+	if err != nil {
+		return 0, err
+	}
+	if locked {
+		// A refusal counts in the throttle like a failure, and is audited
+		// only while the throttle allows: hammering the form cannot flood
+		// the audit log.
+		if !throttled {
+			if err := st.RecordLoginFailure(ctx, staff.Email, ip); err != nil {
+				return 0, err
+			}
+			if err := a.audit(ctx, r, "totp.locked", staff.Email, ""); err != nil {
+				return 0, err
+			}
+		}
+		return codeLocked, nil
+	}
+	if throttled {
 		return codeThrottled, nil
 	}
 	secret, enabled, last, err := st.StaffTOTP(ctx, staff.ID)
@@ -125,6 +147,30 @@ func (a *app) checkCode(ctx context.Context, r *http.Request, st codeStore, staf
 	return codeWrong, nil
 }
 
+// codesLocked reports whether an account has reached the daily cap of wrong
+// codes. It counts the totp.failed entries of the audit log rather than the
+// throttle's failures: those include wrong passwords, which anyone can type
+// for any email, and a full login clears them. Only failures after the
+// latest enrollment count, so that an admin's reset, after which the
+// account sets the authenticator up again, lifts the lock.
+func (a *app) codesLocked(ctx context.Context, st AuditLog, staff migrantbot.Staff) (bool, error) {
+	from := a.deps.Now().Add(-CodeFailureWindow)
+	enrolled, err := st.FindAudit(ctx, migrantbot.AuditFilter{Action: "totp.enroll", Target: staff.Email, Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("console: count code failures: %w", err)
+	}
+	if len(enrolled) > 0 && enrolled[0].At.After(from) {
+		from = enrolled[0].At
+	}
+	failed, err := st.FindAudit(ctx, migrantbot.AuditFilter{
+		Action: "totp.failed", Target: staff.Email, From: from, Limit: MaxCodeFailuresPerDay,
+	})
+	if err != nil {
+		return false, fmt.Errorf("console: count code failures: %w", err)
+	}
+	return len(failed) >= MaxCodeFailuresPerDay, nil
+}
+
 type codePage struct {
 	Next  string
 	Error string // message id
@@ -150,6 +196,10 @@ func (a *app) handleCode(st loginCodeStore) http.Handler {
 			return
 		}
 		switch res {
+		case codeLocked:
+			p.Error = "code_locked"
+			a.render(w, r, http.StatusLocked, "code", a.newView(r, "code_title", p))
+			return
 		case codeThrottled:
 			p.Error = "login_throttled"
 			a.render(w, r, http.StatusTooManyRequests, "code", a.newView(r, "code_title", p))
@@ -282,8 +332,10 @@ func (a *app) handleTOTPQR(st SecondFactor) http.Handler {
 }
 
 // handleTOTPConfirm switches TOTP on once a code of the pending secret
-// proves the app has it.
-func (a *app) handleTOTPConfirm(st SecondFactor) http.Handler {
+// proves the app has it, and ends every other session of the account: one
+// opened with a stolen password must not outlive the second factor that
+// was set up against it.
+func (a *app) handleTOTPConfirm(st totpConfirmStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		s := sessionFrom(ctx)
@@ -319,8 +371,28 @@ func (a *app) handleTOTPConfirm(st SecondFactor) http.Handler {
 			a.serverError(w, r, err)
 			return
 		}
+		if err := a.endOtherSessions(ctx, r, st, s); err != nil {
+			a.serverError(w, r, fmt.Errorf("console: totp confirm: %w", err))
+			return
+		}
 		a.redirectBack(w, r, "/account", "ok", "flash_totp_on")
 	})
+}
+
+// totpConfirmStore is what switching TOTP on needs.
+type totpConfirmStore interface {
+	SecondFactor
+	Sessions
+}
+
+// endOtherSessions ends every session of the request's account but its own,
+// after a change of its credentials, and audits how many it ended.
+func (a *app) endOtherSessions(ctx context.Context, r *http.Request, st Sessions, s *migrantbot.StaffSession) error {
+	n, err := st.DeleteStaffSessions(ctx, s.Staff.ID, s.ID)
+	if err != nil {
+		return err
+	}
+	return a.audit(ctx, r, "session.end_others", s.Staff.Email, "count="+strconv.Itoa(n))
 }
 
 // handleTOTPDisable switches TOTP off with a current code, or abandons an
@@ -348,6 +420,9 @@ func (a *app) handleTOTPDisable(st codeStore) http.Handler {
 			return
 		}
 		switch res {
+		case codeLocked:
+			a.redirectBack(w, r, "/account", "error", "code_locked")
+			return
 		case codeThrottled:
 			a.redirectBack(w, r, "/account", "error", "login_throttled")
 			return
@@ -368,12 +443,18 @@ func (a *app) handleTOTPDisable(st codeStore) http.Handler {
 }
 
 // handleStaffTOTPReset is an admin's help for a lost authenticator: TOTP
-// off, secret forgotten, every session of the account ended.
+// off, secret forgotten, every session of the account ended. It is for
+// another's account only: one's own is switched off with a code, and not at
+// all by an admin while STAFF_TOTP=required.
 func (a *app) handleStaffTOTPReset(accounts Accounts, st SecondFactor) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		target, ok := a.staffOfPath(w, r, accounts)
 		if !ok {
+			return
+		}
+		if target.ID == sessionFrom(ctx).Staff.ID {
+			a.redirectBack(w, r, "/staff", "error", "staff_totp_reset_not_self")
 			return
 		}
 		if err := st.ResetTOTP(ctx, target.ID); err != nil {

@@ -320,3 +320,138 @@ func TestMatchTOTP(t *testing.T) {
 		})
 	}
 }
+
+// TestTOTPResetNotSelf: the admin's reset is for another's lost phone. On
+// one's own account it would switch TOTP off without a code, past
+// STAFF_TOTP=required.
+func TestTOTPResetNotSelf(t *testing.T) {
+	clock := newTestClock()
+	e := newEnv(t, func(d *Deps) { d.Now = clock.Now; d.RequireTOTP = true })
+	const email = "self@example.org"
+	admin, me := e.loggedInAllowingSetup(t, email, migrantbot.RoleAdmin)
+	enrollTOTP(t, admin, clock)
+
+	reset := `action="/staff/` + itoa(me.ID) + `/totp/reset"`
+	if r := admin.get("/staff"); strings.Contains(r.body, reset) {
+		t.Errorf("staff page offers the admin a reset of their own authenticator")
+	}
+	wantRedirect(t, "reset one's own", admin.post("/staff/"+itoa(me.ID)+"/totp/reset", nil), "/staff")
+	if s, _ := e.store.StaffByID(t.Context(), me.ID); !s.TOTPEnabled {
+		t.Fatalf("an admin reset their own TOTP")
+	}
+	r := admin.get("/staff")
+	wantStatus(t, "GET /staff after the refusal", r, http.StatusOK)
+	if !strings.Contains(r.body, "You cannot reset your own authenticator") {
+		t.Errorf("the staff page does not say why the reset was refused")
+	}
+	if n := e.auditCount(t, email, "totp.reset", email); n != 0 {
+		t.Errorf("audit totp.reset: got %d, want 0", n)
+	}
+}
+
+// TestLogoutAtCodeForm: a person who gave the password may give up at the
+// code form, and then no session is left behind.
+func TestLogoutAtCodeForm(t *testing.T) {
+	clock := newTestClock()
+	e := newEnv(t, func(d *Deps) { d.Now = clock.Now })
+	const email = "leave@example.org"
+	b, who := e.loggedIn(t, email, migrantbot.RoleReviewer)
+	enrollTOTP(t, b, clock)
+
+	c := e.browser(t)
+	wantRedirect(t, "login with the password", c.login(email, testPassword), "/login/code")
+	r := c.get("/login/code")
+	wantStatus(t, "GET /login/code", r, http.StatusOK)
+	if !strings.Contains(r.body, `action="/logout"`) {
+		t.Errorf("the code form has no logout button")
+	}
+	wantStatus(t, "logout without the CSRF token", c.postRaw("/logout", url.Values{}), http.StatusForbidden)
+	wantRedirect(t, "logout at the code form", c.post("/logout", nil), "/login")
+	wantRedirect(t, "GET /login/code after logout", c.get("/login/code"), "/login?next=")
+	var pending int
+	if err := e.store.Pool().QueryRow(t.Context(),
+		`SELECT count(*) FROM staff_sessions WHERE staff_id = $1 AND pending`, who.ID).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 {
+		t.Errorf("pending sessions after logout: got %d, want 0", pending)
+	}
+	if n := e.auditCount(t, email, "logout", email); n != 1 {
+		t.Errorf("audit logout: got %d, want 1", n)
+	}
+	wantStatus(t, "the enrolled browser after the other's logout", b.get("/appeals"), http.StatusOK)
+}
+
+// TestTOTPDailyCap: someone with the password who guesses codes slowly,
+// never tripping the throttle, is stopped after MaxCodeFailuresPerDay wrong
+// codes, until an admin resets the authenticator or a day has passed.
+func TestTOTPDailyCap(t *testing.T) {
+	clock := newTestClock()
+	e := newEnv(t, func(d *Deps) { d.Now = clock.Now })
+	const email = "slow@example.org"
+	b, who := e.loggedIn(t, email, migrantbot.RoleReviewer)
+	secret := enrollTOTP(t, b, clock)
+	admin, _ := e.loggedIn(t, "admin@example.org", migrantbot.RoleAdmin)
+	clock.Add(totpPeriod * time.Second)
+
+	t.Run("locked until an admin resets", func(t *testing.T) {
+		// The day's earlier wrong codes, as the code form audits them: the
+		// clock stays where the throttle, which compares it with the
+		// database's, still sees the failures of this test.
+		for range MaxCodeFailuresPerDay - 1 {
+			if err := e.store.Audit(t.Context(), migrantbot.AuditEntry{Actor: email, Action: "totp.failed", Target: email, IP: "192.0.2.1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := e.browser(t)
+		wantStatus(t, "the last wrong code of the day", loginWithCode(t, c, email, testPassword, "000000"), http.StatusUnauthorized)
+		right := url.Values{"code": {code(t, secret, clock.Now())}}
+		r := c.post("/login/code", right)
+		wantStatus(t, "the right code after the day's failures", r, http.StatusLocked)
+		if !strings.Contains(r.body, "logging in with a code is locked") {
+			t.Errorf("the code page does not say the account is locked")
+		}
+		wantRedirect(t, "GET /appeals after the refusal", c.get("/appeals"), "/login/code")
+		// Hammering the form is refused, and audited only while the
+		// throttle allows (the wrong code above counts in it).
+		for range 2 * MaxFailuresPerAccount {
+			wantStatus(t, "the right code again", c.post("/login/code", right), http.StatusLocked)
+		}
+		if n := e.auditCount(t, email, "totp.locked", email); n != MaxFailuresPerAccount-1 {
+			t.Errorf("audit totp.locked: got %d, want %d", n, MaxFailuresPerAccount-1)
+		}
+
+		admin.get("/staff")
+		wantRedirect(t, "reset", admin.post("/staff/"+itoa(who.ID)+"/totp/reset", nil), "/staff")
+		if err := e.store.ClearLoginFailures(t.Context(), email); err != nil {
+			t.Fatal(err)
+		}
+		d := e.browser(t)
+		wantRedirect(t, "login after the reset", d.login(email, testPassword), "/appeals")
+		secret = enrollTOTP(t, d, clock)
+		clock.Add(totpPeriod * time.Second)
+		wantRedirect(t, "the right code after the reset and a new enrollment",
+			loginWithCode(t, e.browser(t), email, testPassword, code(t, secret, clock.Now())), "/appeals")
+	})
+
+	t.Run("locked for a day", func(t *testing.T) {
+		// Every wrong code through the form, the clock moved past the
+		// throttle's window before it would refuse.
+		clock.Add(ThrottleWindow + time.Minute)
+		c := e.browser(t)
+		wantRedirect(t, "login with the password", c.login(email, testPassword), "/login/code")
+		c.get("/login/code")
+		for i := range MaxCodeFailuresPerDay {
+			if i > 0 && i%MaxFailuresPerAccount == 0 {
+				clock.Add(ThrottleWindow + time.Minute)
+			}
+			wantStatus(t, "wrong code "+itoa(int64(i+1)), c.post("/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
+		}
+		clock.Add(ThrottleWindow + time.Minute)
+		wantStatus(t, "the right code after the day's failures",
+			c.post("/login/code", url.Values{"code": {code(t, secret, clock.Now())}}), http.StatusLocked)
+		clock.Add(CodeFailureWindow)
+		wantRedirect(t, "the right code a day later",
+			loginWithCode(t, e.browser(t), email, testPassword, code(t, secret, clock.Now())), "/appeals")
+	})
+}
