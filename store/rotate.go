@@ -68,7 +68,36 @@ func (s *Store) Rotate(ctx context.Context) ([]RotationCount, error) {
 		}
 		s.logger.Info("store: table re-sealed", "table", t.name, "rows", n, "key", s.keys.CurrentID())
 	}
+	// A value written meanwhile under another key means an instance still
+	// runs with the old DATA_KEY: dropping that key now would lose it.
+	prefix := sealed.Prefix + s.keys.CurrentID() + ":"
+	for _, t := range sealedTables {
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+t.name+` WHERE `+staleWhere(t, "$1"), prefix).Scan(&n); err != nil {
+			return counts, fmt.Errorf("store: check rotation of %s: %w", t.name, err)
+		}
+		if n > 0 {
+			return counts, fmt.Errorf("store: %d rows of %s were written under another key during the rotation: restart every instance with the new DATA_KEY, then rotate again before dropping the old key", n, t.name)
+		}
+	}
 	return counts, nil
+}
+
+// staleWhere is the condition of a row of t with a sealed value neither
+// empty (or NULL) nor sealed under the key whose prefix is the parameter
+// prefix. The database tells by the prefix, so a rotation run again reads
+// nothing but the index.
+func staleWhere(t sealedTable, prefix string) string {
+	var stale []string
+	for _, c := range t.text {
+		stale = append(stale, "("+c+" <> '' AND NOT starts_with("+c+", "+prefix+"))")
+	}
+	for _, c := range t.json {
+		// An emptied document ('{}', left by erasure and retention) holds
+		// nothing to seal.
+		stale = append(stale, "NOT (jsonb_typeof("+c+") = 'string' AND starts_with("+c+" #>> '{}', "+prefix+") OR "+c+" = '{}'::jsonb)")
+	}
+	return "(" + strings.Join(stale, " OR ") + ")"
 }
 
 // rotateTable re-seals the stale rows of one table, batch by batch.
@@ -78,19 +107,15 @@ func (s *Store) rotateTable(ctx context.Context, t sealedTable) (int, error) {
 	// A row is stale when any of its sealed values is neither empty (or
 	// NULL) nor sealed under the current key. The database tells by the
 	// prefix, so a rotation run again reads nothing but the index.
-	var stale, selects []string
+	var selects []string
 	for _, c := range t.text {
-		stale = append(stale, "("+c+" <> '' AND NOT starts_with("+c+", $3))")
 		selects = append(selects, c)
 	}
 	for _, c := range t.json {
-		// An emptied document ('{}', left by erasure and retention) holds
-		// nothing to seal.
-		stale = append(stale, "NOT (jsonb_typeof("+c+") = 'string' AND starts_with("+c+" #>> '{}', $3) OR "+c+" = '{}'::jsonb)")
 		selects = append(selects, c+"::text")
 	}
 	query := `SELECT ` + t.key + `, ` + strings.Join(selects, ", ") + ` FROM ` + t.name + `
-		WHERE ` + t.key + ` > $1 AND (` + strings.Join(stale, " OR ") + `)
+		WHERE ` + t.key + ` > $1 AND ` + staleWhere(t, "$3") + `
 		ORDER BY ` + t.key + ` LIMIT $2 FOR UPDATE`
 	// The update sets every sealed column of the batch's rows from arrays,
 	// one statement, so the appeals' count trigger runs once per batch.
