@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"migrantbot"
+	"migrantbot/sealed"
 )
 
 // firstDeliveryGrace is how long a new outbox message is left to the caller,
@@ -149,7 +150,15 @@ func (s *Store) lockSession(ctx context.Context, tx dbtx, u migrantbot.Update) (
 		return migrantbot.Session{}, fmt.Errorf("lock session: %w", err)
 	}
 	session, err := s.decodeSession(u.ChatID, userID, data, version)
+	if errors.Is(err, sealed.ErrCorrupt) {
+		// A damaged session would fail every update of the chat for good:
+		// the person starts afresh instead (what it held cannot be read).
+		s.logger.Error("store: session unreadable, starting it afresh", "chat", u.ChatID, "update", u.ID)
+		session, err = migrantbot.Session{ChatID: u.ChatID, UserID: userID, Version: version}, nil
+	}
 	if err != nil {
+		// Sealed under a key this instance lacks (DATA_KEY_PREVIOUS not
+		// set): retried, since the configuration can be fixed.
 		return migrantbot.Session{}, err
 	}
 	if session.UserID == 0 {

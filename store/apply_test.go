@@ -448,3 +448,30 @@ func assertCount(tb testing.TB, s *store.Store, sql string, want int64) {
 		tb.Errorf("%s: got %d, want %d", sql, got, want)
 	}
 }
+
+// A session the key cannot open (damaged at rest) would fail every update
+// of its chat for good; the chat starts afresh instead.
+func TestApplyDamagedSessionStartsAfresh(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := t.Context()
+	apply(t, s, migrantbot.Update{ID: 1, ChatID: 300, UserID: 300}, func(sess migrantbot.Session, _ migrantbot.Records) (migrantbot.Turn, error) {
+		sess.State, sess.Lang = "menu", "en"
+		return migrantbot.Turn{Session: sess}, nil
+	})
+	// Flip the sealed document's last characters: GCM refuses it.
+	if _, err := s.Pool().Exec(ctx, `UPDATE sessions SET data = to_jsonb(left(data #>> '{}', -4) || 'AAAA') WHERE chat_id = 300`); err != nil {
+		t.Fatal(err)
+	}
+	var seen migrantbot.Session
+	apply(t, s, migrantbot.Update{ID: 2, ChatID: 300, UserID: 300}, func(sess migrantbot.Session, _ migrantbot.Records) (migrantbot.Turn, error) {
+		seen = sess
+		sess.State = "language"
+		return migrantbot.Turn{Session: sess}, nil
+	})
+	if seen.State != "" || seen.ChatID != 300 || seen.UserID != 300 || seen.Version != 1 {
+		t.Errorf("step got %+v, want a fresh session of chat 300 at version 1", seen)
+	}
+	if got, err := s.Session(ctx, 300); err != nil || got.State != "language" || got.Version != 2 {
+		t.Errorf("saved session %+v, %v: want state language, version 2", got, err)
+	}
+}
