@@ -111,11 +111,5 @@ func forget(ctx context.Context, tx dbtx, userID, chatID int64) error {
 			user_id = CASE WHEN m.open THEN a.user_id ELSE 0 END,
 			chat_id = CASE WHEN m.open THEN a.chat_id ELSE 0 END
 		FROM mine m WHERE a.id = m.id`, userID, chatID)
-	if err != nil {
-		return err
-	}
-	// The count trigger leaves a word's row at zero: the keyed tokens of the
-	// erased words go too.
-	_, err = tx.Exec(ctx, `DELETE FROM appeal_word_counts WHERE n = 0`)
 	return err
 }

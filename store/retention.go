@@ -341,12 +341,9 @@ func anonymizeAppeals(ctx context.Context, tx pgx.Tx, p RetentionPolicy, rep *Re
 			AND payload <> '{}'`, ids)
 	b.Queue(`INSERT INTO audit_log (actor, action, target, detail)
 		SELECT 'system', 'appeal.anonymize', ref, 'retention' FROM unnest($1::text[]) ref`, rep.Anonymized)
-	// The count trigger leaves the emptied words' rows at zero: their keyed
-	// tokens go too.
-	b.Queue(`DELETE FROM appeal_word_counts WHERE n = 0`)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
-	for _, what := range []string{"delete files", "clear thread", "clear referral notes", "empty messages", "audit", "forget words"} {
+	for _, what := range []string{"delete files", "clear thread", "clear referral notes", "empty messages", "audit"} {
 		tag, err := br.Exec()
 		if err != nil {
 			return fmt.Errorf("anonymize appeals: %s: %w", what, err)
