@@ -269,6 +269,7 @@ func (s *Store) saveTurn(ctx context.Context, tx dbtx, u migrantbot.Update, old 
 			WHERE users.chat_id <> EXCLUDED.chat_id OR users.language <> EXCLUDED.language OR users.blocked_at IS NOT NULL`,
 			next.UserID, next.ChatID, next.Lang)
 	}
+	privacy := queuePrivacy(b, u, owner, turn)
 	var appeal *migrantbot.Appeal
 	if turn.Submit != nil {
 		a := *turn.Submit
@@ -300,9 +301,6 @@ func (s *Store) saveTurn(ctx context.Context, tx dbtx, u migrantbot.Update, old 
 			RETURNING id`, outgoing[i].ChatID, p, firstDeliveryGrace.Microseconds())
 	}
 
-	if err := s.savePrivacy(ctx, tx, u, owner, turn); err != nil {
-		return migrantbot.Handled{}, err
-	}
 	// A plain dialog step commits without waiting for the disk: a crash of
 	// the database server then costs at most a repeated question. A turn
 	// that keeps something the person or the staff are told was kept waits
@@ -327,6 +325,11 @@ func (s *Store) saveTurn(ctx context.Context, tx dbtx, u migrantbot.Update, old 
 	if saveUser {
 		if _, err := br.Exec(); err != nil {
 			return migrantbot.Handled{}, fmt.Errorf("save user: %w", err)
+		}
+	}
+	for range privacy {
+		if _, err := br.Exec(); err != nil {
+			return migrantbot.Handled{}, fmt.Errorf("save the person's privacy choices: %w", err)
 		}
 	}
 	if appeal != nil {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -43,30 +42,33 @@ func (r *records) DataOf(userID int64) (migrantbot.PersonData, error) {
 	return d, nil
 }
 
-// savePrivacy applies what a turn decided about the person's data before
-// the turn's own rows are written: their answer to the privacy notice, and
-// erasure. Both are rare, so their statements do not burden the batch of
-// every update.
-func (s *Store) savePrivacy(ctx context.Context, tx dbtx, u migrantbot.Update, userID int64, turn migrantbot.Turn) error {
-	if turn.Forget && userID != 0 {
-		if err := forget(ctx, tx, userID, u.ChatID); err != nil {
-			return fmt.Errorf("erase the data of user %d: %w", userID, err)
-		}
+// queuePrivacy queues what a turn decided about the person's data: erasure,
+// then their answer to the privacy notice. They go in the turn's batch
+// before its messages, so that erasure never takes the turn's own answer
+// with it. It returns how many statements it queued, for reading their
+// results.
+func queuePrivacy(b *pgx.Batch, u migrantbot.Update, userID int64, turn migrantbot.Turn) int {
+	if userID == 0 {
+		return 0
 	}
-	if c := turn.Consent; c != nil && userID != 0 {
-		_, err := tx.Exec(ctx, `INSERT INTO users (user_id, chat_id, language, consent_version, consent_at, consent_agreed)
+	n := 0
+	if turn.Forget {
+		b.Queue(forgetSQL, userID, u.ChatID)
+		n++
+	}
+	if c := turn.Consent; c != nil {
+		b.Queue(`INSERT INTO users (user_id, chat_id, language, consent_version, consent_at, consent_agreed)
 			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (user_id) DO UPDATE SET consent_version = EXCLUDED.consent_version,
 				consent_at = EXCLUDED.consent_at, consent_agreed = EXCLUDED.consent_agreed, updated_at = now()`,
 			userID, u.ChatID, turn.Session.Lang, c.Version, c.At, c.Agreed)
-		if err != nil {
-			return fmt.Errorf("save the privacy answer of user %d: %w", userID, err)
-		}
+		n++
 	}
-	return nil
+	return n
 }
 
-// forget erases a person's personal data in one statement: their details,
+// forgetSQL erases a person's personal data ($1 the user, $2 their chat) in
+// one statement: their details,
 // files and messages in every appeal, the messages sent to them, and their
 // answer to the privacy notice. Each open appeal gets an erasure entry in
 // its thread and news for staff; every appeal gets an audit entry. What
@@ -74,8 +76,7 @@ func (s *Store) savePrivacy(ctx context.Context, tx dbtx, u migrantbot.Update, u
 // language, dates) and the staff's own replies and notes, which the office
 // may be obliged to keep; the audit entry says so. Closed appeals are
 // unlinked from the person's Telegram ids too.
-func forget(ctx context.Context, tx dbtx, userID, chatID int64) error {
-	_, err := tx.Exec(ctx, `
+const forgetSQL = `
 		WITH mine AS (
 			SELECT id, reference, status NOT IN ('closed', 'rejected') AS open FROM appeals WHERE user_id = $1
 		), told AS (
@@ -110,6 +111,4 @@ func forget(ctx context.Context, tx dbtx, userID, chatID int64) error {
 			-- can still answer; a closed one no longer needs it.
 			user_id = CASE WHEN m.open THEN a.user_id ELSE 0 END,
 			chat_id = CASE WHEN m.open THEN a.chat_id ELSE 0 END
-		FROM mine m WHERE a.id = m.id`, userID, chatID)
-	return err
-}
+		FROM mine m WHERE a.id = m.id`
