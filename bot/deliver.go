@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -55,28 +54,8 @@ var errEmptyMessage = errors.New("bot: message text is empty")
 func (b *Bot) Deliver(ctx context.Context, out []migrantbot.Outgoing) {
 	start := time.Now()
 	b.sweep(start)
-	var order []int64
-	byChat := map[int64][]migrantbot.Outgoing{}
-	for _, o := range out {
-		if _, ok := byChat[o.ChatID]; !ok {
-			order = append(order, o.ChatID)
-		}
-		byChat[o.ChatID] = append(byChat[o.ChatID], o)
-	}
-	if len(order) == 1 {
-		b.deliverChat(ctx, byChat[order[0]], start)
-		return
-	}
-	sem := make(chan struct{}, b.opt.Workers)
-	var wg sync.WaitGroup
-	for _, chat := range order {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			b.deliverChat(ctx, byChat[chat], start)
-		})
-	}
-	wg.Wait()
+	order, chats := byChat(out, func(o migrantbot.Outgoing) int64 { return o.ChatID })
+	eachChat(order, b.opt.Workers, func(chat int64) { b.deliverChat(ctx, chats[chat], start) })
 }
 
 // deliverChat sends the messages of one chat in order.

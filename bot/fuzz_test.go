@@ -103,12 +103,9 @@ func checkInput(t *testing.T, b *Bot, tu tgbotapi.Update, u migrantbot.Update, i
 	if in.Kind != want {
 		t.Fatalf("kind %q with input kind %d, want %d", kind, in.Kind, want)
 	}
-	var m *tgbotapi.Message
+	m := personMessage(tu)
 	switch {
-	case tu.Message != nil:
-		m = tu.Message
-	case tu.EditedMessage != nil:
-		m = tu.EditedMessage
+	case m != nil:
 	case tu.CallbackQuery != nil:
 		cq := tu.CallbackQuery
 		if cq.Message == nil || cq.Message.Chat == nil || cq.From == nil {

@@ -102,10 +102,7 @@ func (g *floodGuard) size() int {
 // writtenAt is when the person sent the message of an update, zero when the
 // update does not say (a pressed button, for which only its arrival counts).
 func writtenAt(tu tgbotapi.Update) time.Time {
-	m := tu.Message
-	if m == nil {
-		m = tu.EditedMessage
-	}
+	m := personMessage(tu)
 	if m == nil || m.Date == 0 {
 		return time.Time{}
 	}

@@ -124,38 +124,25 @@ func (b *Bot) handleBatch(ctx context.Context, updates []tgbotapi.Update) int {
 	})
 	defer stop()
 
-	var order []int64
-	byChat := map[int64][]tgbotapi.Update{}
 	last := 0
 	for _, u := range updates {
-		chat := chatOf(u) // 0 for updates without a chat, which are only acknowledged
-		if _, ok := byChat[chat]; !ok {
-			order = append(order, chat)
-		}
-		byChat[chat] = append(byChat[chat], u)
 		last = max(last, u.UpdateID)
 	}
-
+	// Updates without a chat (0) are only acknowledged.
+	order, chats := byChat(updates, chatOf)
 	var mu sync.Mutex
 	firstFailed := math.MaxInt
-	sem := make(chan struct{}, b.opt.Workers)
-	var wg sync.WaitGroup
-	for _, chat := range order {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			for _, u := range byChat[chat] {
-				if !b.handleWithRetry(ctx, hctx, u) {
-					// The chat's later updates must wait for this one.
-					mu.Lock()
-					firstFailed = min(firstFailed, u.UpdateID)
-					mu.Unlock()
-					return
-				}
+	eachChat(order, b.opt.Workers, func(chat int64) {
+		for _, u := range chats[chat] {
+			if !b.handleWithRetry(ctx, hctx, u) {
+				// The chat's later updates must wait for this one.
+				mu.Lock()
+				firstFailed = min(firstFailed, u.UpdateID)
+				mu.Unlock()
+				return
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	if firstFailed != math.MaxInt {
 		return firstFailed
 	}
@@ -189,13 +176,8 @@ func (b *Bot) handleWithRetry(ctx, hctx context.Context, u tgbotapi.Update) bool
 // chatOf returns the chat an update belongs to, or 0. (The library's
 // FromChat panics on a callback query without a message.)
 func chatOf(u tgbotapi.Update) int64 {
-	var m *tgbotapi.Message
-	switch {
-	case u.Message != nil:
-		m = u.Message
-	case u.EditedMessage != nil:
-		m = u.EditedMessage
-	case u.CallbackQuery != nil:
+	m := personMessage(u)
+	if m == nil && u.CallbackQuery != nil {
 		m = u.CallbackQuery.Message
 	}
 	if m == nil || m.Chat == nil {

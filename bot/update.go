@@ -152,16 +152,22 @@ func countUnits(s string) int {
 	return n
 }
 
+// personMessage is the message a person sent or edited in an update, nil
+// for other updates.
+func personMessage(tu tgbotapi.Update) *tgbotapi.Message {
+	if tu.Message != nil {
+		return tu.Message
+	}
+	return tu.EditedMessage
+}
+
 // toInput maps a Telegram update to the domain's update and input.
 func (b *Bot) toInput(tu tgbotapi.Update, now time.Time) (migrantbot.Update, migrantbot.Input, string) {
 	u := migrantbot.Update{ID: int64(tu.UpdateID)}
 	in := migrantbot.Input{Now: now}
-	var m *tgbotapi.Message
+	m := personMessage(tu)
 	switch {
-	case tu.Message != nil:
-		m = tu.Message
-	case tu.EditedMessage != nil:
-		m = tu.EditedMessage
+	case m != nil:
 	case tu.CallbackQuery != nil:
 		cq := tu.CallbackQuery
 		// A button on an inline message has no chat to answer in.
