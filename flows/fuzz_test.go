@@ -32,7 +32,7 @@ func FuzzStepText(f *testing.F) {
 		"a:review:submit", "a:review:back", "a:review:cancel", "a:review:edit:description", "a:review:edit:city",
 		"a:review:edit:phone", "a:review:edit:", "a:review:edit:review", "a:cancel_confirm:yes", "a:cancel_confirm:no",
 		"a:nowhere:back", "a:", "a:::", ":", "start", "menu", "cancel", "status", "language", "privacy", "help",
-		"mydata", "forgetme", "p:mydata", "p:forget", "p:forget:yes", "p:forget:no", "p:", "p:forget:maybe",
+		"mydata", "forgetme", "p:mydata", "p:forget", "p:forget:yes", "p:forget:yes:1764158400", "p:forget:yes:x", "p:forget:no", "p:", "p:forget:maybe",
 	} {
 		f.Add(s, uint8(0), uint8(0))
 	}

@@ -3,6 +3,8 @@ package flows
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"migrantbot"
@@ -34,18 +36,30 @@ func (t *turn) privacyNotice() {
 		[]migrantbot.Button{t.button("btn_main_menu", "m:menu")})
 }
 
+// forgetConfirmFor is how long the Yes of an erasure confirmation stays
+// good: erasure cannot be undone, so a Yes found days later in the chat's
+// history asks again rather than erases.
+const forgetConfirmFor = 15 * time.Minute
+
 // privacyButton handles the buttons of the privacy notice and of the
 // erasure confirmation. They act on the person, not on the dialog's step,
 // so they work from any earlier message.
 func (t *turn) privacyButton(action string) error {
+	if asked, ok := strings.CutPrefix(action, "forget:yes:"); ok {
+		at, err := strconv.ParseInt(asked, 10, 64)
+		if err != nil || t.in.Now.Sub(time.Unix(at, 0)) > forgetConfirmFor {
+			t.notice = t.tr("stale_notice")
+			t.askForget()
+			return nil
+		}
+		return t.forget()
+	}
 	switch action {
 	case "mydata":
 		return t.myData()
 	case "forget":
 		t.askForget()
 		return nil
-	case "forget:yes":
-		return t.forget()
 	case "forget:no":
 		t.say(t.tr("forget_kept"))
 		return t.repeat()
@@ -56,7 +70,7 @@ func (t *turn) privacyButton(action string) error {
 // askForget asks before erasing: erasure cannot be undone.
 func (t *turn) askForget() {
 	t.say(t.tr("forget_confirm"),
-		[]migrantbot.Button{t.button("btn_forget_yes", "p:forget:yes")},
+		[]migrantbot.Button{t.button("btn_forget_yes", "p:forget:yes:"+strconv.FormatInt(t.in.Now.Unix(), 10))},
 		[]migrantbot.Button{t.button("btn_forget_no", "p:forget:no")})
 }
 

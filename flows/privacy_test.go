@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,7 +208,14 @@ func TestForgetMe(t *testing.T) {
 	}
 
 	c.cmd("forgetme")
-	c.press("p:forget:yes")
+	yes := "p:forget:yes:" + strconv.FormatInt(now.Unix(), 10)
+	// A Yes from a confirmation older than a quarter of an hour asks again.
+	c.send(migrantbot.Input{Kind: migrantbot.InputButton, Data: yes, MessageID: 7, Now: now.Add(time.Hour)})
+	if c.last.Forget || !hasButton(c.last, "p:forget:yes:"+strconv.FormatInt(now.Add(time.Hour).Unix(), 10)) {
+		t.Fatalf("a Yes an hour old erased, or was not asked again; said %q", texts(c.last))
+	}
+	c.cmd("forgetme")
+	c.press(yes)
 	if !c.last.Forget {
 		t.Fatal("the turn does not ask the store to erase")
 	}

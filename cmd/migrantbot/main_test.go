@@ -130,17 +130,29 @@ func (p *person) text(s string) []telegramtest.Sent {
 // press presses the newest button with the given callback data.
 func (p *person) press(data string) []telegramtest.Sent {
 	p.tb.Helper()
+	return p.pressMatching(data, func(d string) bool { return d == data })
+}
+
+// pressStarting presses the newest button whose callback data starts with
+// prefix, for buttons that carry a time.
+func (p *person) pressStarting(prefix string) []telegramtest.Sent {
+	p.tb.Helper()
+	return p.pressMatching(prefix+"…", func(d string) bool { return strings.HasPrefix(d, prefix) })
+}
+
+func (p *person) pressMatching(what string, match func(data string) bool) []telegramtest.Sent {
+	p.tb.Helper()
 	msgs := p.tg.Messages(p.u.ID)
 	for i := len(msgs) - 1; i >= 0; i-- {
 		for _, row := range msgs[i].Buttons {
 			for _, b := range row {
-				if b.Data == data {
-					return p.await(p.tg.PressData(p.u, msgs[i].MessageID, data))
+				if match(b.Data) {
+					return p.await(p.tg.PressData(p.u, msgs[i].MessageID, b.Data))
 				}
 			}
 		}
 	}
-	p.tb.Fatalf("no button %q in chat %d; last messages: %v", data, p.u.ID, plain(p.lastSent))
+	p.tb.Fatalf("no button %q in chat %d; last messages: %v", what, p.u.ID, plain(p.lastSent))
 	return nil
 }
 

@@ -173,7 +173,7 @@ func TestMyDataAndForgetMe(t *testing.T) {
 	// /forgetme asks first, then erases.
 	p.text("/forgetme")
 	p.wantSaid("Erase your personal data?")
-	p.press("p:forget:yes")
+	p.pressStarting("p:forget:yes:")
 	p.wantSaid("Your personal data has been erased")
 
 	after := databaseText(t, url, keys)
