@@ -92,13 +92,6 @@ func (g *floodGuard) sweep(now time.Time) {
 	}
 }
 
-// size is how many chats the guard remembers, for tests.
-func (g *floodGuard) size() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.chats)
-}
-
 // writtenAt is when the person sent the message of an update, zero when the
 // update does not say (a pressed button, for which only its arrival counts).
 func writtenAt(tu tgbotapi.Update) time.Time {

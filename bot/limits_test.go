@@ -128,3 +128,10 @@ func TestWebhookBusyIsRedelivered(t *testing.T) {
 		t.Fatalf("handled %d times, want 1", n)
 	}
 }
+
+// size is how many chats the guard remembers.
+func (g *floodGuard) size() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.chats)
+}

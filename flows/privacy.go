@@ -116,12 +116,18 @@ func (t *turn) myData() error {
 	if d.Draft != nil {
 		draft = t.tr("mydata_draft")
 	}
-	t.say(t.tr("mydata_summary", data{"Appeals": len(d.Appeals), "Files": files, "Draft": draft}))
+	var rows [][]migrantbot.Button
+	resume := isIntake(t.s.State) || t.s.State == StateFollowUp
+	if !resume {
+		// Elsewhere the summary is the last screen: it offers the way on.
+		rows = append(rows, []migrantbot.Button{t.button("btn_main_menu", "m:menu")})
+	}
+	t.say(t.tr("mydata_summary", data{"Appeals": len(d.Appeals), "Files": files, "Draft": draft}), rows...)
 	t.out = append(t.out, migrantbot.Message{
 		Text:     t.tr("mydata_caption"),
 		Document: &migrantbot.Document{FileName: "my-data-" + t.in.Now.UTC().Format("2006-01-02") + ".json", Data: file},
 	})
-	if isIntake(t.s.State) || t.s.State == StateFollowUp {
+	if resume {
 		return t.repeat()
 	}
 	return nil
