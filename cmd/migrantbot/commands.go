@@ -85,15 +85,8 @@ func runMigrate(ctx context.Context, cfg config, stdout io.Writer) error {
 
 // runChat opens the terminal chat against DATABASE_URL.
 func runChat(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Writer) error {
-	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set")
-	}
-	keys, err := dataKeys(cfg)
-	if err != nil {
-		return err
-	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: max(cfg.LogLevel, slog.LevelWarn)}))
-	st, err := store.Open(ctx, cfg.DatabaseURL, logger, store.WithKeys(keys))
+	st, _, err := openKeyedStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}

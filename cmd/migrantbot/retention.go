@@ -82,7 +82,7 @@ func runRetention(ctx context.Context, cfg config, args []string, stdout io.Writ
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errors.New("usage: migrantbot retention [--dry-run]")
 	}
-	st, _, err := openKeyedStore(ctx, cfg)
+	st, _, err := openKeyedStore(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,7 +73,7 @@ func devDataKey(cfg config, dataDir string, stdout io.Writer) (*sealed.Keyring, 
 // the bot keeps running, and prints what it changed per table. Run again,
 // it changes nothing.
 func runRotateKey(ctx context.Context, cfg config, stdout io.Writer) error {
-	st, keys, err := openKeyedStore(ctx, cfg)
+	st, keys, err := openKeyedStore(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,8 @@ func runRotateKey(ctx context.Context, cfg config, stdout io.Writer) error {
 
 // openKeyedStore opens the store of DATABASE_URL with the keys of DATA_KEY,
 // for the commands that read or write personal data outside serve and dev.
-func openKeyedStore(ctx context.Context, cfg config) (*store.Store, *sealed.Keyring, error) {
+// logger may be nil.
+func openKeyedStore(ctx context.Context, cfg config, logger *slog.Logger) (*store.Store, *sealed.Keyring, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, nil, errors.New("DATABASE_URL is not set")
 	}
@@ -99,6 +101,6 @@ func openKeyedStore(ctx context.Context, cfg config) (*store.Store, *sealed.Keyr
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, nil, store.WithKeys(keys))
+	st, err := store.Open(ctx, cfg.DatabaseURL, logger, store.WithKeys(keys))
 	return st, keys, err
 }

@@ -30,7 +30,7 @@ func runStaff(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("staff %s: %w", args[0], err)
 	}
-	st, _, err := openKeyedStore(ctx, cfg)
+	st, _, err := openKeyedStore(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func runExport(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	if *format != "csv" {
 		return fmt.Errorf("export: --format %q: only csv is supported", *format)
 	}
-	st, _, err := openKeyedStore(ctx, cfg)
+	st, _, err := openKeyedStore(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
