@@ -92,6 +92,19 @@ type Sent struct {
 	inlineJSON string // canonical inline keyboard, to detect unmodified edits
 }
 
+// HasButton reports whether the message carries an inline button with the
+// callback data.
+func (m Sent) HasButton(data string) bool {
+	for _, row := range m.Buttons {
+		for _, b := range row {
+			if b.Data == data {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Document is a file the bot uploaded with sendDocument.
 type Document struct {
 	FileName string

@@ -19,72 +19,27 @@ import (
 	"time"
 
 	"migrantbot/bot/telegramtest"
+	"migrantbot/flows/flowstest"
 )
-
-// dialogStep is one input of the appeal dialog and the sign that the bot
-// answered it.
-type dialogStep struct {
-	text  string // the text the person sends, or
-	press string // the callback data of the button the person presses
-	// want is the callback data of a button in the answer, or "AP-" for the
-	// confirmation, whose text holds the appeal's reference.
-	want string
-}
-
-// appealDialog is a complete appeal in English, from the first /start to
-// the confirmation: language, consent, every question, the review and
-// Submit. Every answer carries a button no earlier answer has, so the
-// person knows when it arrived. (It is the dialog of cmd/migrantbot's crash
-// test.)
-var appealDialog = []dialogStep{
-	{text: "/start", want: "l:en"},
-	{press: "l:en", want: "m:appeal"},
-	{press: "m:appeal", want: "a:consent:yes"},
-	{press: "a:consent:yes", want: "a:surname:back"},
-	{text: "Smith", want: "a:first_name:back"},
-	{text: "John", want: "a:patronymic:none"},
-	{press: "a:patronymic:none", want: "a:citizenship:back"},
-	{press: "a:citizenship:c:IN", want: "a:country:back"},
-	{press: "a:country:c:AZ", want: "a:city:back"},
-	{text: "Ganja", want: "a:address:back"},
-	{text: "Ataturk avenue 10", want: "a:category:back"},
-	{press: "a:category:c:labour", want: "a:authority:back"},
-	{press: "a:authority:skip", want: "a:when:back"},
-	{press: "a:when:c:this_month", want: "a:description:back"},
-	{text: "My employer keeps my passport and does not pay.", want: "a:description:continue"},
-	{press: "a:description:continue", want: "a:attachments:done"},
-	{press: "a:attachments:done", want: "a:phone:back"},
-	{text: "+994 55 555 55 55", want: "a:email:skip"},
-	{press: "a:email:skip", want: "a:review:submit"},
-	{press: "a:review:submit", want: "AP-"},
-}
 
 // openDialogStep is where a seeded open dialog stands: consent given, the
 // surname asked.
 const openDialogStep = 4
 
-func hasButton(m telegramtest.Sent, data string) bool {
-	for _, row := range m.Buttons {
-		for _, b := range row {
-			if b.Data == data {
-				return true
-			}
-		}
-	}
-	return false
-}
+// appealDialog is the complete appeal every simulated person goes through.
+var appealDialog = flowstest.AppealDialog()
 
 // answered reports whether one of msgs is the answer s waits for, and the
 // appeal reference it shows, if any.
-func (s dialogStep) answered(msgs []telegramtest.Sent) (bool, string) {
+func answered(s flowstest.Step, msgs []telegramtest.Sent) (bool, string) {
 	for _, m := range msgs {
-		if s.want == "AP-" {
+		if s.Want == "AP-" {
 			if i := strings.Index(m.Plain, "AP-"); i >= 0 && len(m.Plain) >= i+14 {
 				return true, m.Plain[i : i+14]
 			}
 			continue
 		}
-		if hasButton(m, s.want) {
+		if m.HasButton(s.Want) {
 			return true, ""
 		}
 	}
@@ -238,19 +193,19 @@ func (d *driver) send(p *person) error {
 	default:
 	}
 	p.sentAt = time.Now()
-	if s.text != "" {
-		d.tg.SendText(p.u, s.text)
+	if s.Text != "" {
+		d.tg.SendText(p.u, s.Text)
 	} else {
 		msgID := 0
 		for k := len(msgs) - 1; k >= 0 && msgID == 0; k-- {
-			if hasButton(msgs[k], s.press) {
+			if msgs[k].HasButton(s.Press) {
 				msgID = msgs[k].MessageID
 			}
 		}
 		if msgID == 0 {
-			return fmt.Errorf("person %d, step %d: no button %q to press", p.u.ID, p.next, s.press)
+			return fmt.Errorf("person %d, step %d: no button %q to press", p.u.ID, p.next, s.Press)
 		}
-		d.tg.PressData(p.u, msgID, s.press)
+		d.tg.PressData(p.u, msgID, s.Press)
 	}
 	d.sent.Add(1)
 	return nil
@@ -264,7 +219,7 @@ func (d *driver) await(ctx context.Context, p *person) error {
 	defer deadline.Stop()
 	for {
 		msgs := d.tg.Messages(p.u.ID)
-		if ok, ref := s.answered(msgs[min(p.before, len(msgs)):]); ok {
+		if ok, ref := answered(s, msgs[min(p.before, len(msgs)):]); ok {
 			d.e2e.add(time.Since(p.sentAt))
 			if ref != "" {
 				p.ref = ref
@@ -280,7 +235,7 @@ func (d *driver) await(ctx context.Context, p *person) error {
 		select {
 		case <-p.wake:
 		case <-deadline.C:
-			return fmt.Errorf("person %d, step %d (%s%s): no answer within %v", p.u.ID, p.next, s.text, s.press, d.timeout)
+			return fmt.Errorf("person %d, step %d (%s%s): no answer within %v", p.u.ID, p.next, s.Text, s.Press, d.timeout)
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -19,47 +19,10 @@ import (
 	"time"
 
 	"migrantbot/bot/telegramtest"
+	"migrantbot/flows/flowstest"
 	"migrantbot/store"
 	"migrantbot/store/storetest"
 )
-
-// dialogStep is one input of a complete appeal dialog and the sign that the
-// bot answered it.
-type dialogStep struct {
-	text  string // the text the person sends, or
-	press string // the callback data of the button the person presses
-	// want is the callback data of a button in the answer ("AP-" for the
-	// confirmation, which has no buttons: its text then holds the reference).
-	want string
-	// state is the session's state in the database once the answer arrived.
-	state string
-}
-
-// appealDialog is the shortest complete appeal in English; every answer
-// carries a button no earlier answer has, so a person can tell it arrived
-// even when an earlier message comes a second time.
-var appealDialog = []dialogStep{
-	{text: "/start", want: "l:en", state: "language"},
-	{press: "l:en", want: "m:appeal", state: "menu"},
-	{press: "m:appeal", want: "a:consent:yes", state: "consent"},
-	{press: "a:consent:yes", want: "a:surname:back", state: "surname"},
-	{text: "Smith", want: "a:first_name:back", state: "first_name"},
-	{text: "John", want: "a:patronymic:none", state: "patronymic"},
-	{press: "a:patronymic:none", want: "a:citizenship:back", state: "citizenship"},
-	{press: "a:citizenship:c:IN", want: "a:country:back", state: "country"},
-	{press: "a:country:c:AZ", want: "a:city:back", state: "city"},
-	{text: "Ganja", want: "a:address:back", state: "address"},
-	{text: "Ataturk avenue 10", want: "a:category:back", state: "category"},
-	{press: "a:category:c:labour", want: "a:authority:back", state: "authority"},
-	{press: "a:authority:skip", want: "a:when:back", state: "when"},
-	{press: "a:when:c:this_month", want: "a:description:back", state: "description"},
-	{text: "My employer keeps my passport and does not pay.", want: "a:description:continue", state: "description"},
-	{press: "a:description:continue", want: "a:attachments:done", state: "attachments"},
-	{press: "a:attachments:done", want: "a:phone:back", state: "phone"},
-	{text: "+994 55 555 55 55", want: "a:email:skip", state: "email"},
-	{press: "a:email:skip", want: "a:review:submit", state: "review"},
-	{press: "a:review:submit", want: "AP-", state: "menu"},
-}
 
 // dialogRun is what the people of a fault test share: the double, the store
 // to look at sessions with, and counters the test reads.
@@ -107,22 +70,13 @@ func (r *dialogRun) problem(format string, args ...any) {
 	r.problems = append(r.problems, fmt.Sprintf(format, args...))
 }
 
-// hasButton reports whether m offers a button with callback data data.
-func hasButton(m telegramtest.Sent, data string) bool {
-	for _, row := range m.Buttons {
-		for _, b := range row {
-			if b.Data == data {
-				return true
-			}
-		}
-	}
-	return false
-}
+// appealDialog is the complete appeal every simulated person goes through.
+var appealDialog = flowstest.AppealDialog()
 
 // answered reports whether one of msgs is the answer step wants.
-func (s dialogStep) answered(msgs []telegramtest.Sent) bool {
+func answered(s flowstest.Step, msgs []telegramtest.Sent) bool {
 	for _, m := range msgs {
-		if s.want == "AP-" && strings.Contains(m.Plain, "AP-") || hasButton(m, s.want) {
+		if s.Want == "AP-" && strings.Contains(m.Plain, "AP-") || m.HasButton(s.Want) {
 			return true
 		}
 	}
@@ -162,29 +116,29 @@ func (r *dialogRun) converse(ctx context.Context, id int64, rng *rand.Rand) {
 		msgs := r.tg.Messages(id)
 		before := len(msgs)
 		faults := r.faults.Load()
-		if s.text != "" {
-			r.tg.SendText(u, s.text)
+		if s.Text != "" {
+			r.tg.SendText(u, s.Text)
 		} else {
 			msgID := 0
 			for k := len(msgs) - 1; k >= 0; k-- {
-				if hasButton(msgs[k], s.press) {
+				if msgs[k].HasButton(s.Press) {
 					msgID = msgs[k].MessageID
 					break
 				}
 			}
 			if msgID == 0 {
-				r.problem("person %d, step %d: no button %q to press; bot said %q", id, i, s.press, plain(msgs))
+				r.problem("person %d, step %d: no button %q to press; bot said %q", id, i, s.Press, plain(msgs))
 				return
 			}
-			r.tg.PressData(u, msgID, s.press)
+			r.tg.PressData(u, msgID, s.Press)
 		}
 		for {
 			msgs = r.tg.Messages(id)
-			if s.answered(msgs[before:]) {
+			if answered(s, msgs[before:]) {
 				break
 			}
 			if r.givenUp() || ctx.Err() != nil {
-				r.problem("person %d, step %d (%s%s): no answer (the bot is stuck or the run took too long); bot said since %q", id, i, s.text, s.press, plain(msgs[before:]))
+				r.problem("person %d, step %d (%s%s): no answer (the bot is stuck or the run took too long); bot said since %q", id, i, s.Text, s.Press, plain(msgs[before:]))
 				return
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -202,8 +156,8 @@ func (r *dialogRun) converse(ctx context.Context, id int64, rng *rand.Rand) {
 		switch {
 		case err != nil:
 			r.problem("person %d, step %d: session: %v", id, i, err)
-		case sess.State != s.state:
-			r.problem("person %d, step %d: the person sees the %q question, the database says %q", id, i, s.state, sess.State)
+		case sess.State != s.State:
+			r.problem("person %d, step %d: the person sees the %q question, the database says %q", id, i, s.State, sess.State)
 		}
 	}
 	r.mu.Lock()
