@@ -141,7 +141,7 @@ type export struct {
 	Office    string               `json:"controller"`
 	Person    exportPerson         `json:"person"`
 	Consent   *migrantbot.Consent  `json:"privacy_notice_answer,omitempty"`
-	Draft     *exportAppeal        `json:"draft,omitempty"`
+	Draft     *migrantbot.Appeal   `json:"draft,omitempty"`
 	Appeals   []exportAppealRecord `json:"appeals"`
 }
 
@@ -152,30 +152,10 @@ type exportPerson struct {
 	FirstSeen      time.Time `json:"first_seen,omitzero"`
 }
 
-type exportAppeal struct {
-	Reference      string                  `json:"reference,omitempty"`
-	Status         string                  `json:"status,omitempty"`
-	SubmittedAt    time.Time               `json:"submitted_at,omitzero"`
-	ConsentAt      time.Time               `json:"consent_at,omitzero"`
-	ConsentVersion string                  `json:"consent_version,omitempty"`
-	Surname        string                  `json:"surname"`
-	FirstName      string                  `json:"first_name"`
-	Patronymic     string                  `json:"patronymic"`
-	Citizenship    string                  `json:"citizenship"`
-	Country        string                  `json:"country"`
-	City           string                  `json:"city"`
-	Address        string                  `json:"address"`
-	Category       string                  `json:"category"`
-	Authority      string                  `json:"authority"`
-	When           string                  `json:"when"`
-	Description    string                  `json:"description"`
-	Phone          string                  `json:"phone"`
-	Email          string                  `json:"email"`
-	Files          []migrantbot.Attachment `json:"files"`
-}
-
+// exportAppealRecord is an appeal with its answers under the names the
+// appeal itself uses, and its history.
 type exportAppealRecord struct {
-	exportAppeal
+	migrantbot.Appeal
 	Messages  []exportEntry    `json:"messages"`
 	Referrals []exportReferral `json:"referrals,omitempty"`
 }
@@ -202,12 +182,9 @@ func exportOf(d migrantbot.PersonData, now time.Time) export {
 		Consent:   d.Consent,
 		Appeals:   []exportAppealRecord{},
 	}
-	if d.Draft != nil {
-		a := exportAppealOf(*d.Draft)
-		e.Draft = &a
-	}
+	e.Draft = d.Draft
 	for _, det := range d.Appeals {
-		r := exportAppealRecord{exportAppeal: exportAppealOf(det.Appeal), Messages: []exportEntry{}}
+		r := exportAppealRecord{Appeal: det.Appeal, Messages: []exportEntry{}}
 		for _, te := range det.Thread {
 			r.Messages = append(r.Messages, exportEntry{At: te.At, Kind: te.Kind, Text: te.Text, Status: string(te.Status), File: te.Attachment})
 		}
@@ -217,21 +194,6 @@ func exportOf(d migrantbot.PersonData, now time.Time) export {
 		e.Appeals = append(e.Appeals, r)
 	}
 	return e
-}
-
-func exportAppealOf(a migrantbot.Appeal) exportAppeal {
-	files := a.Attachments
-	if files == nil {
-		files = []migrantbot.Attachment{}
-	}
-	return exportAppeal{
-		Reference: a.Reference, Status: string(a.Status), SubmittedAt: a.SubmittedAt,
-		ConsentAt: a.ConsentAt, ConsentVersion: a.ConsentVersion,
-		Surname: a.Surname, FirstName: a.FirstName, Patronymic: a.Patronymic,
-		Citizenship: a.Citizenship, Country: a.Country, City: a.City, Address: a.Address,
-		Category: a.Category, Authority: a.Authority, When: a.When, Description: a.Description,
-		Phone: a.Phone, Email: a.Email, Files: files,
-	}
 }
 
 // answerNotice keeps the person's answer to the current privacy notice, in
